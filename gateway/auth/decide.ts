@@ -1,0 +1,86 @@
+import type { Protocol } from '../config/schema';
+import { GatehouseError, REFUSALS } from '../errors';
+import type { Route } from '../routing/route-table';
+import type { TokenRecord } from '../store/types';
+import { parseBearer } from './bearer';
+import type { FailedAuthLimiter } from './failed-auth-limiter';
+import type { LastUsedRecorder } from './last-used';
+import type { CacheEntry, TokenCache } from './token-cache';
+import { isWellFormed } from './token-format';
+import type { TokenHasher } from './token-hash';
+
+/** What every transport reduces a request to before deciding. Nothing else may sway the decision. */
+export interface AuthRequest {
+  readonly listener: 'external' | 'internal';
+  readonly route: Route | undefined;
+  readonly protocol: Protocol;
+  /** The raw `Authorization` header / `authorization` metadata, if any. */
+  readonly authorization: string | undefined;
+  readonly clientAddress: string;
+}
+
+export type AllowReason = 'public' | 'internal' | 'token';
+
+export class Allowed {
+  constructor(readonly reason: AllowReason, readonly token: TokenRecord | null) {}
+}
+
+const ALLOW_PUBLIC = new Allowed('public', null);
+const ALLOW_INTERNAL = new Allowed('internal', null);
+
+export type Decision = Allowed | GatehouseError;
+
+/**
+ * The one access decision, shared by HTTP, WebSocket and gRPC. It answers
+ * synchronously unless a token has to be read from the store.
+ */
+export class Decider {
+  constructor(
+    private readonly cache: TokenCache,
+    private readonly hash: TokenHasher,
+    private readonly limiter: FailedAuthLimiter,
+    private readonly lastUsed: LastUsedRecorder,
+  ) {}
+
+  decide(req: AuthRequest): Decision | Promise<Decision> {
+    const route = req.route;
+    if (route === undefined) return REFUSALS.notFound;
+    if (req.listener === 'internal') return route.spec.protocol === req.protocol ? ALLOW_INTERNAL : REFUSALS.wrongProtocol;
+    const access = route.spec.access;
+    if (access === 'private') return REFUSALS.notFound;
+    if (route.spec.protocol !== req.protocol) return REFUSALS.wrongProtocol;
+    if (access === 'public') return ALLOW_PUBLIC;
+
+    const retryAfter = this.limiter.retryAfter(req.clientAddress);
+    if (retryAfter > 0) return new GatehouseError('too_many_failed_attempts', { retryAfter });
+    if (req.authorization === undefined) return REFUSALS.missingToken;
+    const secret = parseBearer(req.authorization);
+    if (!secret || !isWellFormed(secret)) return this.fail(req.clientAddress);
+
+    let lookup;
+    try {
+      lookup = this.cache.lookup(this.hash(secret));
+    } catch (err) {
+      return err as GatehouseError;
+    }
+    if (lookup instanceof Promise) {
+      return lookup.then((entry) => this.judge(entry, route.name, req.clientAddress), (err: GatehouseError) => err);
+    }
+    return this.judge(lookup, route.name, req.clientAddress);
+  }
+
+  private judge(entry: CacheEntry, deployment: string, clientAddress: string): Decision {
+    const token = entry.record;
+    const now = Date.now();
+    if (token === null || token.disabled || entry.expiresAtMs <= now) return this.fail(clientAddress);
+    const scope = token.user?.deployments;
+    if (scope === undefined || !(scope.includes(deployment) || scope.includes('*'))) return REFUSALS.insufficientScope;
+    this.lastUsed.mark(token.id, now);
+    return new Allowed('token', token);
+  }
+
+  private fail(clientAddress: string): GatehouseError {
+    this.limiter.recordFailure(clientAddress);
+    return REFUSALS.invalidToken;
+  }
+}

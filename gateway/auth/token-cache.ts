@@ -1,0 +1,103 @@
+import { LRUCache } from 'lru-cache';
+import type { CacheConfig } from '../config/schema';
+import { GatehouseError } from '../errors';
+import type { Store, TokenRecord } from '../store/types';
+
+interface Entry {
+  /** null: the store said there is no such token (a negative entry). */
+  readonly record: TokenRecord | null;
+  readonly fetchedAt: number;
+  readonly freshUntil: number;
+  /** expiresAt parsed once, so the hot path compares numbers. */
+  readonly expiresAtMs: number;
+}
+
+export interface CacheObserver {
+  hit(): void;
+  miss(): void;
+  stale(): void;
+  storeError(): void;
+}
+
+const NO_OBSERVER: CacheObserver = { hit() {}, miss() {}, stale() {}, storeError() {} };
+
+/** A cached token, or a promise of one on a miss. Rejects/throws store_unavailable when it cannot be told. */
+export type Lookup = Entry | Promise<Entry>;
+
+/**
+ * The in-process token cache in front of the store, keyed by token hash.
+ * Fresh entries answer synchronously (no store round trip, no promise);
+ * concurrent misses for one hash share one store read; while the store
+ * fails, entries are served until `staleIfError` after they were fetched.
+ */
+export class TokenCache {
+  private lru: LRUCache<string, Entry>;
+  private readonly inflight = new Map<string, Promise<Entry>>();
+  private settings: CacheConfig;
+
+  constructor(private readonly store: Store, settings: CacheConfig, private readonly observer: CacheObserver = NO_OBSERVER) {
+    this.settings = settings;
+    this.lru = new LRUCache<string, Entry>({ max: settings.maxEntries });
+  }
+
+  lookup(hash: string): Lookup {
+    const entry = this.lru.get(hash);
+    const now = Date.now();
+    if (entry !== undefined && entry.freshUntil > now) {
+      this.observer.hit();
+      return entry;
+    }
+    this.observer.miss();
+    const pending = this.inflight.get(hash);
+    if (pending) return pending;
+    const fetch = this.fetch(hash, entry);
+    this.inflight.set(hash, fetch);
+    return fetch;
+  }
+
+  private async fetch(hash: string, previous: Entry | undefined): Promise<Entry> {
+    try {
+      const record = await this.store.findTokenByHash(hash);
+      const now = Date.now();
+      const entry: Entry = {
+        record,
+        fetchedAt: now,
+        freshUntil: now + (record ? this.settings.ttl : this.settings.negativeTtl),
+        expiresAtMs: record?.expiresAt ? Date.parse(record.expiresAt) : Infinity,
+      };
+      this.lru.set(hash, entry);
+      return entry;
+    } catch (err) {
+      this.observer.storeError();
+      if (previous !== undefined && Date.now() - previous.fetchedAt < this.settings.staleIfError) {
+        this.observer.stale();
+        return previous;
+      }
+      throw new GatehouseError('store_unavailable', { cause: err, retryAfter: 5 });
+    } finally {
+      this.inflight.delete(hash);
+    }
+  }
+
+  /** Forgets one token (it changed or was revoked somewhere). */
+  evict(hash: string): void {
+    this.lru.delete(hash);
+  }
+
+  /** Forgets everything (changes may have been missed). */
+  clear(): void {
+    this.lru.clear();
+  }
+
+  /** Applies new settings from a reloaded config; a size change starts an empty cache. */
+  reconfigure(settings: CacheConfig): void {
+    if (settings.maxEntries !== this.settings.maxEntries) this.lru = new LRUCache<string, Entry>({ max: settings.maxEntries });
+    this.settings = settings;
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+}
+
+export type { Entry as CacheEntry };

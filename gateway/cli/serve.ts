@@ -1,0 +1,56 @@
+import { ConfigError } from '../config/env';
+import { loadConfig } from '../config/load';
+import { Gateway } from '../gateway';
+import { createLogger } from '../log';
+import { parse } from './args';
+
+export const SERVE_HELP = `Usage: gatehouse serve [--config FILE]
+
+Runs the gateway. SIGHUP reloads the config; SIGTERM drains and exits.
+
+  --config FILE   the config file (default config/gatehouse.yaml)
+`;
+
+/** Runs until SIGTERM/SIGINT; resolves with the exit status. */
+export async function serve(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { config: { type: 'string', short: 'c' } });
+  if (values.help) {
+    process.stdout.write(SERVE_HELP);
+    return 0;
+  }
+  const file = values.config ?? 'config/gatehouse.yaml';
+  let config;
+  try {
+    config = loadConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`gatehouse: invalid config ${file}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const log = createLogger(config.log.level);
+  const gateway = await Gateway.start(config, { logger: log });
+
+  process.on('SIGHUP', () => {
+    gateway.reload().then(
+      (next) => log.info({ deployments: next.deployments.length }, 'config reloaded'),
+      (err: unknown) => log.error({ err: err instanceof ConfigError ? err.message : err }, 'config reload refused; keeping the running config'),
+    );
+  });
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal, inflight: gateway.runtime.inflight }, 'draining');
+      gateway.stop().then((clean) => {
+        log.info({ clean }, 'stopped');
+        log.flush();
+        resolve(0);
+      }, () => resolve(1));
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

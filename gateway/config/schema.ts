@@ -1,0 +1,66 @@
+/** The validated, frozen configuration. Durations are milliseconds. */
+
+export type AccessType = 'private' | 'protected' | 'public';
+export type Protocol = 'http' | 'grpc';
+export type ListenerKind = 'external' | 'internal' | 'admin';
+
+export const ACCESS_TYPES: readonly AccessType[] = ['private', 'protected', 'public'];
+export const PROTOCOLS: readonly Protocol[] = ['http', 'grpc'];
+export const DEPLOYMENT_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export interface TlsConfig {
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+export interface ListenerConfig {
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  readonly tls?: TlsConfig;
+}
+
+export interface Timeouts {
+  readonly connect: number;
+  readonly response: number;
+  readonly idle: number;
+}
+
+export interface DeploymentSpec {
+  readonly name: string;
+  readonly access: AccessType;
+  readonly protocol: Protocol;
+  readonly upstreams: readonly string[];
+  readonly hosts: readonly string[];
+  readonly forwardAuthorization: boolean;
+  /** Per-Deployment overrides of the global timeouts. */
+  readonly timeouts: Partial<Timeouts>;
+}
+
+export type StoreConfig =
+  | { readonly driver: 'embedded'; readonly path: string }
+  | { readonly driver: 'redis'; readonly url: string; readonly prefix: string };
+
+export interface CacheConfig {
+  readonly maxEntries: number;
+  readonly ttl: number;
+  readonly negativeTtl: number;
+  readonly staleIfError: number;
+}
+
+export interface GatehouseConfig {
+  /** The file it was read from; relative paths in it resolve against its folder. */
+  readonly source: string;
+  readonly organization: string;
+  readonly domain: string;
+  readonly listeners: Readonly<Record<ListenerKind, readonly ListenerConfig[]>>;
+  readonly store: StoreConfig;
+  readonly tokens: { readonly pepper: string };
+  readonly cache: CacheConfig;
+  readonly timeouts: Timeouts;
+  readonly failedAuth: { readonly perMinute: number };
+  readonly trustedProxies: readonly string[];
+  readonly shutdown: { readonly grace: number };
+  readonly log: { readonly level: string };
+  readonly deployments: readonly DeploymentSpec[];
+}

@@ -1,0 +1,240 @@
+import { resolve, dirname } from 'node:path';
+import { parseDuration } from './duration';
+import { ConfigError, expandEnv } from './env';
+import {
+  ACCESS_TYPES,
+  DEPLOYMENT_NAME,
+  PROTOCOLS,
+  type DeploymentSpec,
+  type GatehouseConfig,
+  type ListenerConfig,
+  type StoreConfig,
+  type Timeouts,
+} from './schema';
+import { parseCidr } from '../http/cidr';
+
+type Plain = Record<string, unknown>;
+
+function isPlain(value: unknown): value is Plain {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Walks raw YAML with a key path, so every complaint names where it is. */
+class Reader {
+  constructor(
+    /** null: values come from an API caller and are taken literally, never expanded. */
+    private readonly env: NodeJS.ProcessEnv | null,
+    private readonly baseDir: string,
+  ) {}
+
+  object(value: unknown, path: string, allowed: readonly string[]): Plain {
+    if (!isPlain(value)) throw new ConfigError(path, 'must be a mapping');
+    for (const key of Object.keys(value)) {
+      if (!allowed.includes(key)) throw new ConfigError(join(path, key), `unknown key (expected one of ${allowed.join(', ')})`);
+    }
+    return value;
+  }
+
+  string(value: unknown, path: string): string {
+    if (typeof value === 'number') value = String(value);
+    if (typeof value !== 'string') throw new ConfigError(path, 'must be a string');
+    return this.env ? expandEnv(value, this.env, path) : value;
+  }
+
+  nonEmpty(value: unknown, path: string): string {
+    const text = this.string(value, path);
+    if (text === '') throw new ConfigError(path, 'must not be empty');
+    return text;
+  }
+
+  oneOf<T extends string>(value: unknown, path: string, choices: readonly T[]): T {
+    const text = this.string(value, path);
+    if (!(choices as readonly string[]).includes(text)) throw new ConfigError(path, `must be one of ${choices.join(', ')}`);
+    return text as T;
+  }
+
+  duration(value: unknown, path: string): number {
+    const text = this.string(value, path);
+    const ms = parseDuration(text);
+    if (ms === undefined) throw new ConfigError(path, `must be a duration like 500ms, 30s, 5m, 1h or 30d (got "${text}")`);
+    return ms;
+  }
+
+  count(value: unknown, path: string, min: number): number {
+    const n = typeof value === 'string' ? Number(this.string(value, path)) : value;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min) throw new ConfigError(path, `must be a whole number of at least ${min}`);
+    return n;
+  }
+
+  boolean(value: unknown, path: string): boolean {
+    if (typeof value === 'boolean') return value;
+    const text = this.string(value, path);
+    if (text === 'true') return true;
+    if (text === 'false') return false;
+    throw new ConfigError(path, 'must be true or false');
+  }
+
+  list(value: unknown, path: string): unknown[] {
+    if (!Array.isArray(value)) throw new ConfigError(path, 'must be a list');
+    return value;
+  }
+
+  file(value: unknown, path: string): string {
+    return resolve(this.baseDir, this.nonEmpty(value, path));
+  }
+}
+
+function join(path: string, key: string | number): string {
+  return typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+}
+
+const DEFAULT_TIMEOUTS: Timeouts = { connect: 5_000, response: 300_000, idle: 300_000 };
+
+/** Validates parsed YAML into a deep-frozen config. Throws ConfigError naming the key path. */
+export function validateConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv = process.env): GatehouseConfig {
+  const r = new Reader(env, dirname(resolve(source)));
+  const top = r.object(raw ?? {}, '', [
+    'organization', 'domain', 'listeners', 'store', 'tokens', 'cache', 'timeouts',
+    'failedAuth', 'trustedProxies', 'shutdown', 'log', 'deployments',
+  ]);
+
+  const organization = r.nonEmpty(top.organization, 'organization');
+  if (!DEPLOYMENT_NAME.test(organization)) throw new ConfigError('organization', 'must be a DNS label');
+  const domain = r.nonEmpty(top.domain, 'domain').toLowerCase();
+
+  const listenersRaw = r.object(top.listeners ?? {}, 'listeners', ['external', 'internal', 'admin']);
+  const listeners = {
+    external: readListeners(r, listenersRaw.external, 'listeners.external'),
+    internal: readListeners(r, listenersRaw.internal, 'listeners.internal'),
+    admin: readListeners(r, listenersRaw.admin, 'listeners.admin'),
+  };
+
+  const store = readStore(r, top.store ?? { driver: 'embedded' });
+
+  const tokensRaw = r.object(top.tokens ?? {}, 'tokens', ['pepper']);
+  const pepper = tokensRaw.pepper === undefined ? '' : r.string(tokensRaw.pepper, 'tokens.pepper');
+
+  const cacheRaw = r.object(top.cache ?? {}, 'cache', ['maxEntries', 'ttl', 'negativeTtl', 'staleIfError']);
+  const cache = {
+    maxEntries: cacheRaw.maxEntries === undefined ? 100_000 : r.count(cacheRaw.maxEntries, 'cache.maxEntries', 1),
+    ttl: cacheRaw.ttl === undefined ? 30_000 : r.duration(cacheRaw.ttl, 'cache.ttl'),
+    negativeTtl: cacheRaw.negativeTtl === undefined ? 5_000 : r.duration(cacheRaw.negativeTtl, 'cache.negativeTtl'),
+    staleIfError: cacheRaw.staleIfError === undefined ? 300_000 : r.duration(cacheRaw.staleIfError, 'cache.staleIfError'),
+  };
+
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...readTimeouts(r, top.timeouts, 'timeouts') };
+
+  const failedRaw = r.object(top.failedAuth ?? {}, 'failedAuth', ['perMinute']);
+  const failedAuth = { perMinute: failedRaw.perMinute === undefined ? 30 : r.count(failedRaw.perMinute, 'failedAuth.perMinute', 1) };
+
+  const trustedProxies = r.list(top.trustedProxies ?? [], 'trustedProxies').map((entry, i) => {
+    const path = join('trustedProxies', i);
+    const text = r.nonEmpty(entry, path);
+    if (!parseCidr(text)) throw new ConfigError(path, `must be an IP address or CIDR (got "${text}")`);
+    return text;
+  });
+
+  const shutdownRaw = r.object(top.shutdown ?? {}, 'shutdown', ['grace']);
+  const shutdown = { grace: shutdownRaw.grace === undefined ? 30_000 : r.duration(shutdownRaw.grace, 'shutdown.grace') };
+
+  const logRaw = r.object(top.log ?? {}, 'log', ['level']);
+  const log = { level: logRaw.level === undefined ? 'info' : r.oneOf(logRaw.level, 'log.level', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) };
+
+  const deployments = r.list(top.deployments ?? [], 'deployments').map((entry, i) => readDeployment(r, entry, join('deployments', i)));
+  const seen = new Set<string>();
+  deployments.forEach((d, i) => {
+    if (seen.has(d.name)) throw new ConfigError(join(join('deployments', i), 'name'), `duplicate Deployment name "${d.name}"`);
+    seen.add(d.name);
+  });
+
+  return deepFreeze({
+    source: resolve(source), organization, domain, listeners, store, tokens: { pepper }, cache, timeouts,
+    failedAuth, trustedProxies, shutdown, log, deployments,
+  });
+}
+
+function readListeners(r: Reader, value: unknown, path: string): ListenerConfig[] {
+  return r.list(value ?? [], path).map((entry, i) => {
+    const at = join(path, i);
+    const obj = r.object(entry, at, ['address', 'tls']);
+    const address = r.nonEmpty(obj.address, join(at, 'address'));
+    const { host, port } = splitAddress(address, join(at, 'address'));
+    if (obj.tls === undefined) return { address, host, port };
+    const tls = r.object(obj.tls, join(at, 'tls'), ['cert', 'key']);
+    return { address, host, port, tls: { certFile: r.file(tls.cert, join(at, 'tls.cert')), keyFile: r.file(tls.key, join(at, 'tls.key')) } };
+  });
+}
+
+function splitAddress(address: string, path: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)):(\d{1,5})$/.exec(address);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) throw new ConfigError(path, `must be host:port (got "${address}")`);
+  return { host: match[1] ?? match[2], port };
+}
+
+function readStore(r: Reader, value: unknown): StoreConfig {
+  const obj = r.object(value, 'store', ['driver', 'path', 'url', 'prefix']);
+  const driver = r.oneOf(obj.driver ?? 'embedded', 'store.driver', ['embedded', 'redis'] as const);
+  if (driver === 'embedded') {
+    if (obj.url !== undefined) throw new ConfigError('store.url', 'applies only to driver: redis');
+    return { driver, path: r.file(obj.path ?? 'data/gatehouse.db', 'store.path') };
+  }
+  if (obj.path !== undefined) throw new ConfigError('store.path', 'applies only to driver: embedded');
+  const url = r.nonEmpty(obj.url ?? 'redis://127.0.0.1:6379/0', 'store.url');
+  if (!/^rediss?:\/\//.test(url)) throw new ConfigError('store.url', 'must be a redis:// or rediss:// URL');
+  return { driver, url, prefix: obj.prefix === undefined ? 'gatehouse:' : r.string(obj.prefix, 'store.prefix') };
+}
+
+function readTimeouts(r: Reader, value: unknown, path: string): Partial<Timeouts> {
+  const obj = r.object(value ?? {}, path, ['connect', 'response', 'idle']);
+  const out: { connect?: number; response?: number; idle?: number } = {};
+  for (const key of ['connect', 'response', 'idle'] as const) {
+    if (obj[key] !== undefined) out[key] = r.duration(obj[key], join(path, key));
+  }
+  return out;
+}
+
+/** Validates one Deployment; shared by the config file and the admin API. */
+export function readDeployment(r: Reader, value: unknown, path: string): DeploymentSpec {
+  const obj = r.object(value, path, ['name', 'access', 'protocol', 'upstreams', 'hosts', 'forwardAuthorization', 'timeouts']);
+  const name = r.nonEmpty(obj.name, join(path, 'name'));
+  if (!DEPLOYMENT_NAME.test(name)) throw new ConfigError(join(path, 'name'), `must be a DNS label ([a-z0-9-], at most 63 characters; got "${name}")`);
+  const access = r.oneOf(obj.access, join(path, 'access'), ACCESS_TYPES);
+  const protocol = r.oneOf(obj.protocol ?? 'http', join(path, 'protocol'), PROTOCOLS);
+  const upstreams = r.list(obj.upstreams, join(path, 'upstreams')).map((u, i) => {
+    const at = join(join(path, 'upstreams'), i);
+    const text = r.nonEmpty(u, at);
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new ConfigError(at, `must be an http:// or https:// URL (got "${text}")`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(at, `must be an http:// or https:// URL (got "${text}")`);
+    if (url.pathname !== '/' || url.search || url.hash || url.username) throw new ConfigError(at, 'must be an origin (scheme, host and port only)');
+    return url.origin;
+  });
+  if (upstreams.length === 0) throw new ConfigError(join(path, 'upstreams'), 'must name at least one upstream');
+  const hosts = r.list(obj.hosts ?? [], join(path, 'hosts')).map((h, i) => {
+    const at = join(join(path, 'hosts'), i);
+    const host = r.nonEmpty(h, at).toLowerCase();
+    if (!/^[a-z0-9*]([a-z0-9.-]*[a-z0-9])?$/.test(host)) throw new ConfigError(at, `must be a host name (got "${host}")`);
+    return host;
+  });
+  const forwardAuthorization = obj.forwardAuthorization === undefined ? false : r.boolean(obj.forwardAuthorization, join(path, 'forwardAuthorization'));
+  const timeouts = readTimeouts(r, obj.timeouts, join(path, 'timeouts'));
+  return { name, access, protocol, upstreams, hosts, forwardAuthorization, timeouts };
+}
+
+/** Validates a Deployment given as plain data (the admin API, the CLI). */
+export function validateDeployment(value: unknown, path = ''): DeploymentSpec {
+  return deepFreeze(readDeployment(new Reader(null, process.cwd()), value, path));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,164 @@
+import { Decider } from './auth/decide';
+import { FailedAuthLimiter } from './auth/failed-auth-limiter';
+import { LastUsedRecorder } from './auth/last-used';
+import { TokenCache } from './auth/token-cache';
+import { tokenHasher } from './auth/token-hash';
+import { loadConfig } from './config/load';
+import type { GatehouseConfig, ListenerKind } from './config/schema';
+import { adminHandler } from './admin/admin-handler';
+import { h2HttpHandler, isGrpc } from './http/h2-adapter';
+import { http1Handler } from './http/http1-adapter';
+import { Listener } from './http/listener';
+import { upgradeHandler } from './http/websocket';
+import { grpcHandler } from './grpc/grpc-adapter';
+import { createLogger, type Logger } from './log';
+import { Metrics } from './metrics';
+import { RouteTable } from './routing/route-table';
+import { Runtime } from './runtime';
+import { openStore } from './store/open-store';
+import type { StoreEvent } from './store/types';
+
+export interface GatewayOptions {
+  /** Overrides the logger (tests read log lines through it). */
+  readonly logger?: Logger;
+}
+
+/**
+ * A running gateway: the config, the store, the runtime the handlers read,
+ * and the listeners. `main.ts` wires it to signals.
+ */
+export class Gateway {
+  readonly listeners: { readonly kind: ListenerKind; readonly listener: Listener }[] = [];
+  private readonly lastUsed: LastUsedRecorder;
+  private readonly limiter: FailedAuthLimiter;
+
+  private constructor(readonly runtime: Runtime, lastUsed: LastUsedRecorder, limiter: FailedAuthLimiter) {
+    this.lastUsed = lastUsed;
+    this.limiter = limiter;
+  }
+
+  static async start(config: GatehouseConfig, options: GatewayOptions = {}): Promise<Gateway> {
+    const log = options.logger ?? createLogger(config.log.level);
+    if (config.tokens.pepper === '') log.warn('tokens.pepper is empty: stored token hashes are unkeyed; set GATEHOUSE_PEPPER');
+    const store = await openStore(config.store);
+    const metrics = new Metrics();
+    const cache = new TokenCache(store, config.cache, metrics.cacheObserver());
+    const limiter = new FailedAuthLimiter(config.failedAuth.perMinute);
+    const lastUsed = new LastUsedRecorder(store, (err) => log.warn({ err }, 'could not record token last use'));
+    const decider = new Decider(cache, tokenHasher(config.tokens.pepper), limiter, lastUsed);
+    const stored = await store.listDeployments().catch((err: unknown) => {
+      log.error({ err }, 'could not read stored Deployments; serving config-managed ones until the store answers');
+      return [];
+    });
+    const runtime = new Runtime(config, new RouteTable(config, stored), store, cache, decider, log, metrics);
+    const gateway = new Gateway(runtime, lastUsed, limiter);
+    store.watch((event) => gateway.onStoreEvent(event));
+    try {
+      await gateway.listen();
+    } catch (err) {
+      await gateway.close();
+      throw err;
+    }
+    log.info({ listeners: gateway.listeners.map((l) => ({ kind: l.kind, address: `${l.listener.config.host}:${l.listener.port}` })) }, 'gatehouse started');
+    return gateway;
+  }
+
+  private async listen(): Promise<void> {
+    const { runtime } = this;
+    const config = runtime.config;
+    for (const kind of ['external', 'internal'] as const) {
+      for (const lc of config.listeners[kind]) {
+        const secure = lc.tls !== undefined;
+        const http2Stream = h2HttpHandler(runtime, kind, secure);
+        const grpcStream = grpcHandler(runtime, kind, secure);
+        const listener = new Listener(lc, {
+          request: http1Handler(runtime, kind),
+          upgrade: upgradeHandler(runtime, kind),
+          stream: (stream, headers) => (isGrpc(headers) ? grpcStream(stream, headers) : http2Stream(stream, headers)),
+        }, { http2: true });
+        this.listeners.push({ kind, listener });
+        await listener.listen();
+      }
+    }
+    for (const lc of config.listeners.admin) {
+      const listener = new Listener(lc, { request: adminHandler(runtime) }, { http2: false });
+      this.listeners.push({ kind: 'admin', listener });
+      await listener.listen();
+    }
+  }
+
+  /** The bound port of the n-th listener of a kind (tests listen on port 0). */
+  port(kind: ListenerKind, index = 0): number {
+    const found = this.listeners.filter((l) => l.kind === kind)[index];
+    if (!found) throw new Error(`no ${kind} listener #${index}`);
+    return found.listener.port;
+  }
+
+  /** Re-reads the config file. An invalid one throws and leaves the running config in place. */
+  async reload(): Promise<GatehouseConfig> {
+    const { runtime } = this;
+    const next = loadConfig(runtime.config.source);
+    const stored = await runtime.store.listDeployments().catch(() => [...this.storedDeployments()]);
+    runtime.apply(next, new RouteTable(next, stored, runtime.routes));
+    this.limiter.setLimit(next.failedAuth.perMinute);
+    return next;
+  }
+
+  private *storedDeployments() {
+    for (const route of this.runtime.routes.routes()) if (!route.configManaged) yield route.spec;
+  }
+
+  private onStoreEvent(event: StoreEvent): void {
+    const { runtime } = this;
+    runtime.metrics.propagation.inc({ kind: event.kind });
+    if (event.kind === 'token') {
+      runtime.cache.evict(event.hash);
+      return;
+    }
+    if (event.kind === 'reset') runtime.cache.clear();
+    void this.refreshDeployments();
+  }
+
+  /** Rebuilds routes from the store's Deployments (a change made by any process). */
+  async refreshDeployments(): Promise<void> {
+    const { runtime } = this;
+    try {
+      const stored = await runtime.store.listDeployments();
+      runtime.apply(runtime.config, new RouteTable(runtime.config, stored, runtime.routes));
+    } catch (err) {
+      runtime.log.warn({ err }, 'could not reload stored Deployments');
+    }
+  }
+
+  /**
+   * Stops accepting, waits for in-flight requests up to `grace` ms, then
+   * closes everything. Resolves true when everything finished in time.
+   */
+  async stop(grace = this.runtime.config.shutdown.grace): Promise<boolean> {
+    const { runtime } = this;
+    runtime.draining = true;
+    const deadline = Date.now() + grace;
+    for (const { listener } of this.listeners) void listener.stopAccepting();
+    while (runtime.inflight > 0 && Date.now() < deadline) await delay(25);
+    const clean = runtime.inflight === 0;
+    await this.close();
+    return clean;
+  }
+
+  private async close(): Promise<void> {
+    for (const { listener } of this.listeners) listener.destroyAll();
+    await this.lastUsed.close();
+    for (const route of this.runtime.routes.routes()) route.upstreams.destroy();
+    await this.runtime.store.close();
+    this.runtime.log.flush?.();
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Loads a config file and starts a gateway on it. */
+export async function startGateway(configFile: string, options: GatewayOptions = {}): Promise<Gateway> {
+  return Gateway.start(loadConfig(configFile), options);
+}

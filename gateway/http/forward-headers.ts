@@ -1,0 +1,103 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** Headers that belong to one connection and never cross the gateway (RFC 9110 §7.6.1, plus h2/undici specifics). */
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
+  'proxy-authorization', 'proxy-authenticate', 'http2-settings',
+  // undici refuses `expect`; the gateway answers 100-continue itself.
+  'expect',
+  // The upstream gets its own Host; the client's travels as X-Forwarded-Host.
+  'host',
+]);
+
+const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded']);
+
+/** True for names that, with `_` and `.` read as `-`, start with `x-gatehouse-`. */
+export function isGatehouseHeader(lower: string): boolean {
+  if (lower.length < 12 || lower.charCodeAt(0) !== 0x78 /* x */) return false;
+  return lower.slice(0, 12).replace(/[_.]/g, '-') === 'x-gatehouse-';
+}
+
+/** What the gateway adds to a forwarded request. */
+export interface ForwardContext {
+  readonly peerAddress: string;
+  readonly trustedPeer: boolean;
+  readonly proto: 'http' | 'https';
+  readonly host: string;
+  readonly requestId: string;
+  readonly tokenId: string | undefined;
+  readonly keepAuthorization: boolean;
+}
+
+/** Names listed in a Connection header are hop-by-hop too. */
+function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const text = Array.isArray(value) ? value.join(',') : value;
+  const tokens = new Set<string>();
+  for (const part of text.split(',')) {
+    const name = part.trim().toLowerCase();
+    if (name) tokens.add(name);
+  }
+  return tokens;
+}
+
+/**
+ * Builds the upstream request's headers as a flat [name, value, …] list from
+ * the client's (HTTP/1 raw pairs or an HTTP/2 header object), dropping
+ * hop-by-hop, pseudo and `x-gatehouse-*` headers and setting the forwarding ones.
+ */
+export function upstreamHeaders(
+  incoming: IncomingHttpHeaders,
+  rawPairs: readonly string[] | undefined,
+  ctx: ForwardContext,
+): string[] {
+  const out: string[] = [];
+  const dropAlso = connectionTokens(incoming.connection);
+  let clientXff: string | undefined;
+  let clientProto: string | undefined;
+  let clientHost: string | undefined;
+
+  const consider = (name: string, value: string): void => {
+    const lower = name.toLowerCase();
+    if (lower.charCodeAt(0) === 0x3a /* : */ || HOP_BY_HOP.has(lower) || dropAlso?.has(lower) || isGatehouseHeader(lower)) return;
+    if (lower === 'authorization' && !ctx.keepAuthorization) return;
+    if (FORWARDING.has(lower)) {
+      if (!ctx.trustedPeer) return;
+      if (lower === 'x-forwarded-for') { clientXff = clientXff ? `${clientXff}, ${value}` : value; return; }
+      if (lower === 'x-forwarded-proto') { clientProto ??= value; return; }
+      if (lower === 'x-forwarded-host') { clientHost ??= value; return; }
+    }
+    if (lower === 'x-request-id') return;
+    out.push(name, value);
+  };
+
+  if (rawPairs) {
+    for (let i = 0; i < rawPairs.length; i += 2) consider(rawPairs[i], rawPairs[i + 1]);
+  } else {
+    for (const name of Object.keys(incoming)) {
+      const value = incoming[name];
+      if (value === undefined) continue;
+      if (Array.isArray(value)) for (const v of value) consider(name, v);
+      else consider(name, value);
+    }
+  }
+
+  const peer = ctx.peerAddress.startsWith('::ffff:') ? ctx.peerAddress.slice(7) : ctx.peerAddress;
+  out.push(
+    'x-forwarded-for', clientXff ? `${clientXff}, ${peer}` : peer,
+    'x-forwarded-proto', clientProto ?? ctx.proto,
+    'x-forwarded-host', clientHost ?? ctx.host,
+    'x-request-id', ctx.requestId,
+  );
+  if (ctx.tokenId !== undefined) out.push('x-gatehouse-token-id', ctx.tokenId);
+  return out;
+}
+
+/** Response headers from the upstream, minus hop-by-hop ones. Mutates the object undici handed over. */
+export function downstreamHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const dropAlso = connectionTokens(headers.connection);
+  for (const name of Object.keys(headers)) {
+    if ((HOP_BY_HOP.has(name) && name !== 'host') || dropAlso?.has(name)) delete headers[name];
+  }
+  return headers;
+}

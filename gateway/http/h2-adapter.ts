@@ -1,0 +1,159 @@
+import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { PassThrough, type Readable } from 'node:stream';
+import { Allowed, type Decision } from '../auth/decide';
+import { GatehouseError, isGatehouseError } from '../errors';
+import type { RequestLogLine } from '../log';
+import type { Runtime } from '../runtime';
+import { forward, type ResponseSink } from './forward';
+import { upstreamHeaders } from './forward-headers';
+import { refusalResponse } from './refusal';
+import { requestIdFrom } from './request-id';
+
+type DataListener = 'external' | 'internal';
+export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
+
+/** True when an HTTP/2 request is a gRPC call (any `application/grpc…` content type). */
+export function isGrpc(headers: IncomingHttpHeaders): boolean {
+  const type = headers['content-type'];
+  return type !== undefined && type.startsWith('application/grpc');
+}
+
+/**
+ * The HTTP/2 face of the pipeline for plain HTTP requests (gRPC calls go to
+ * the gRPC adapter): route → decide → forward to the HTTP/1.1 upstream.
+ */
+export function h2HttpHandler(runtime: Runtime, listener: DataListener, secure: boolean): StreamHandler {
+  return function onStream(stream, headers) {
+    const startedAt = performance.now();
+    const requestId = requestIdFrom(headers['x-request-id']);
+    const authority = headers[':authority'] ?? headers.host;
+    const route = runtime.routes.lookup(authority);
+    const line: RequestLogLine = {
+      request_id: requestId, listener, protocol: 'http', method: headers[':method'] ?? 'GET', path: headers[':path'] ?? '/',
+      deployment: route?.name, reason: 'pending', status: 0, duration_ms: 0, token_id: undefined,
+      client: stream.session?.socket?.remoteAddress ?? '',
+    };
+    const sink = new H2Sink(stream, requestId, runtime);
+    if (runtime.draining) {
+      sink.refuse(new GatehouseError('shutting_down', { retryAfter: 1 }));
+      return done(runtime, line, sink.status, 'shutting_down', startedAt);
+    }
+    const decision = runtime.decider.decide({
+      listener, route, protocol: 'http', authorization: headers.authorization, clientAddress: line.client,
+    });
+    const go = (d: Decision): void => proceed(runtime, stream, headers, sink, line, d, startedAt, secure, authority ?? '');
+    if (decision instanceof Promise) {
+      decision.then(go, (err: unknown) => go(isGatehouseError(err) ? err : new GatehouseError('internal', { cause: err })));
+    } else {
+      go(decision);
+    }
+  };
+}
+
+function proceed(
+  runtime: Runtime, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, sink: H2Sink,
+  line: RequestLogLine, decision: Decision, startedAt: number, secure: boolean, authority: string,
+): void {
+  if (!(decision instanceof Allowed)) {
+    sink.refuse(decision);
+    if (decision.cause !== undefined) runtime.log.error({ request_id: line.request_id, err: decision.cause }, 'refused: %s', decision.code);
+    return done(runtime, line, sink.status, decision.code, startedAt);
+  }
+  const route = runtime.routes.get(line.deployment as string);
+  if (stream.destroyed || route === undefined) return done(runtime, line, 0, 'client_aborted', startedAt);
+  line.reason = decision.reason;
+  line.token_id = decision.token?.id;
+  const forwardHeaders = upstreamHeaders(headers, undefined, {
+    peerAddress: line.client,
+    trustedPeer: runtime.isTrustedProxy(line.client),
+    proto: secure ? 'https' : 'http',
+    host: authority,
+    requestId: line.request_id,
+    tokenId: line.token_id,
+    keepAuthorization: route.spec.forwardAuthorization,
+  });
+  runtime.inflight++;
+  forward({
+    method: line.method,
+    path: line.path,
+    headers: forwardHeaders,
+    body: bodyOf(stream),
+    upstreams: route.upstreams,
+    sink,
+    done: (status, outcome) => {
+      runtime.inflight--;
+      done(runtime, line, status, outcome === 'ok' ? line.reason : outcome, startedAt);
+    },
+  });
+}
+
+function done(runtime: Runtime, line: RequestLogLine, status: number, reason: string, startedAt: number): void {
+  line.reason = reason;
+  line.status = status;
+  runtime.record(line, startedAt);
+}
+
+/**
+ * Never hand the Http2Stream itself to undici: it destroys its body when
+ * done, which would kill the response on the same stream.
+ */
+function bodyOf(stream: ServerHttp2Stream): Readable | null {
+  if (stream.endAfterHeaders) return null;
+  const body = new PassThrough({ highWaterMark: 64 * 1024 });
+  stream.pipe(body);
+  return body;
+}
+
+export class H2Sink implements ResponseSink {
+  status = 0;
+  private ended = false;
+  constructor(private readonly stream: ServerHttp2Stream, private readonly requestId: string, private readonly runtime: Runtime) {}
+
+  get headersSent(): boolean {
+    return this.stream.headersSent;
+  }
+
+  head(status: number, headers: IncomingHttpHeaders): void {
+    this.status = status;
+    if (this.stream.destroyed) return;
+    const out: Record<string, string | string[] | number> = { ':status': status, 'x-request-id': this.requestId };
+    for (const name of Object.keys(headers)) {
+      const value = headers[name];
+      if (value !== undefined) out[name] = value;
+    }
+    this.stream.respond(out);
+  }
+
+  write(chunk: Buffer): boolean {
+    return this.stream.destroyed ? true : this.stream.write(chunk);
+  }
+
+  onceDrain(resume: () => void): void {
+    this.stream.once('drain', resume);
+  }
+
+  end(): void {
+    this.ended = true;
+    if (!this.stream.destroyed) this.stream.end();
+  }
+
+  refuse(err: GatehouseError): void {
+    this.ended = true;
+    const { status, headers, body } = refusalResponse(err, this.requestId, this.runtime.challenges);
+    this.status = status;
+    if (this.stream.destroyed || this.stream.headersSent) return;
+    this.stream.respond({ ':status': status, ...headers });
+    this.stream.end(body);
+  }
+
+  cut(): void {
+    this.ended = true;
+    this.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+  }
+
+  onClientGone(callback: () => void): void {
+    this.stream.once('close', () => {
+      if (!this.ended) callback();
+    });
+  }
+}

@@ -1,0 +1,143 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough, type Readable } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { Allowed, type Decision } from '../auth/decide';
+import { GatehouseError, isGatehouseError } from '../errors';
+import type { RequestLogLine } from '../log';
+import type { Runtime } from '../runtime';
+import { forward, type ResponseSink } from './forward';
+import { upstreamHeaders } from './forward-headers';
+import { refusalResponse } from './refusal';
+import { requestIdFrom } from './request-id';
+
+type DataListener = 'external' | 'internal';
+
+/** The HTTP/1.1 face of the pipeline: route → decide → forward, answered with status + JSON. */
+export function http1Handler(runtime: Runtime, listener: DataListener) {
+  return function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const startedAt = performance.now();
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    const route = runtime.routes.lookup(req.headers.host);
+    const line: RequestLogLine = {
+      request_id: requestId, listener, protocol: 'http', method: req.method ?? 'GET', path: req.url ?? '/',
+      deployment: route?.name, reason: 'pending', status: 0, duration_ms: 0, token_id: undefined, client: req.socket.remoteAddress ?? '',
+    };
+    const sink = new Http1Sink(res, requestId, runtime);
+    if (runtime.draining) {
+      sink.refuse(new GatehouseError('shutting_down', { retryAfter: 1 }));
+      return finish(runtime, line, sink, 'shutting_down', startedAt);
+    }
+    const decision = runtime.decider.decide({
+      listener, route, protocol: 'http', authorization: req.headers.authorization, clientAddress: line.client,
+    });
+    if (decision instanceof Promise) {
+      decision.then((d) => proceed(runtime, req, res, sink, line, d, startedAt), (err: unknown) => {
+        proceed(runtime, req, res, sink, line, isGatehouseError(err) ? err : new GatehouseError('internal', { cause: err }), startedAt);
+      });
+    } else {
+      proceed(runtime, req, res, sink, line, decision, startedAt);
+    }
+  };
+}
+
+function proceed(runtime: Runtime, req: IncomingMessage, res: ServerResponse, sink: Http1Sink, line: RequestLogLine, decision: Decision, startedAt: number): void {
+  if (!(decision instanceof Allowed)) {
+    sink.refuse(decision);
+    if (decision.cause !== undefined) runtime.log.error({ request_id: line.request_id, err: decision.cause }, 'refused: %s', decision.code);
+    return finish(runtime, line, sink, decision.code, startedAt);
+  }
+  if (res.destroyed) return finish(runtime, line, sink, 'client_aborted', startedAt);
+  const route = runtime.routes.get(line.deployment as string);
+  if (route === undefined) return finish(runtime, line, sink, 'client_aborted', startedAt);
+  line.reason = decision.reason;
+  line.token_id = decision.token?.id;
+  const socket = req.socket as Partial<TLSSocket>;
+  const headers = upstreamHeaders(req.headers, req.rawHeaders, {
+    peerAddress: line.client,
+    trustedPeer: runtime.isTrustedProxy(line.client),
+    proto: socket.encrypted ? 'https' : 'http',
+    host: req.headers.host ?? '',
+    requestId: line.request_id,
+    tokenId: line.token_id,
+    keepAuthorization: route.spec.forwardAuthorization,
+  });
+  runtime.inflight++;
+  forward({
+    method: line.method,
+    path: line.path,
+    headers,
+    body: bodyOf(req),
+    upstreams: route.upstreams,
+    sink,
+    done: (status, outcome) => {
+      runtime.inflight--;
+      if (outcome !== 'ok') line.reason = outcome;
+      line.status = status;
+      runtime.record(line, startedAt);
+    },
+  });
+}
+
+function finish(runtime: Runtime, line: RequestLogLine, sink: Http1Sink, reason: string, startedAt: number): void {
+  line.reason = reason;
+  line.status = sink.status;
+  runtime.record(line, startedAt);
+}
+
+/**
+ * undici destroys a stream body when it is done with it; destroying the
+ * IncomingMessage would take the client's socket (and our reply) with it,
+ * so the body goes through a PassThrough that undici may destroy freely.
+ */
+function bodyOf(req: IncomingMessage): Readable | null {
+  const length = req.headers['content-length'];
+  if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) return null;
+  const body = new PassThrough({ highWaterMark: 64 * 1024 });
+  req.pipe(body);
+  return body;
+}
+
+class Http1Sink implements ResponseSink {
+  status = 0;
+  constructor(private readonly res: ServerResponse, private readonly requestId: string, private readonly runtime: Runtime) {}
+
+  get headersSent(): boolean {
+    return this.res.headersSent;
+  }
+
+  head(status: number, headers: IncomingHttpHeaders): void {
+    this.status = status;
+    headers['x-request-id'] = this.requestId;
+    this.res.writeHead(status, headers);
+  }
+
+  write(chunk: Buffer): boolean {
+    return this.res.write(chunk);
+  }
+
+  onceDrain(resume: () => void): void {
+    this.res.once('drain', resume);
+  }
+
+  end(): void {
+    this.res.end();
+  }
+
+  refuse(err: GatehouseError): void {
+    const { status, headers, body } = refusalResponse(err, this.requestId, this.runtime.challenges);
+    this.status = status;
+    if (this.res.headersSent || this.res.destroyed) return;
+    this.res.writeHead(status, headers);
+    this.res.end(body);
+  }
+
+  cut(): void {
+    this.res.destroy();
+  }
+
+  onClientGone(callback: () => void): void {
+    this.res.once('close', () => {
+      if (!this.res.writableFinished) callback();
+    });
+  }
+}

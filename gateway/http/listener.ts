@@ -1,0 +1,138 @@
+import { readFileSync } from 'node:fs';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http2, { type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import net, { type Socket } from 'node:net';
+import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { ListenerConfig } from '../config/schema';
+
+/** What a listener does with each protocol it speaks. */
+export interface ListenerHandlers {
+  request(req: IncomingMessage, res: ServerResponse): void;
+  upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  stream?(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void;
+}
+
+export interface ListenerOptions {
+  /** Serve HTTP/2 (h2 via ALPN with TLS, h2c prior knowledge without) besides HTTP/1.1. */
+  readonly http2: boolean;
+  readonly maxHeaderSize?: number;
+}
+
+/** HTTP/2 connection preface: a cleartext connection starting with it is h2c prior knowledge. */
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
+
+/**
+ * One port that serves HTTP/1.1 and HTTP/2 side by side. With TLS, ALPN picks
+ * the protocol; without, the first bytes do (the h2c preface or not). Both
+ * protocol servers are fed sockets; they never listen themselves.
+ */
+export class Listener {
+  readonly config: ListenerConfig;
+  private readonly front: net.Server;
+  private readonly h1: http.Server;
+  private readonly h2: http2.Http2Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private readonly sessions = new Set<Http2Session>();
+
+  constructor(config: ListenerConfig, handlers: ListenerHandlers, options: ListenerOptions) {
+    this.config = config;
+    this.h1 = http.createServer({ maxHeaderSize: options.maxHeaderSize, requireHostHeader: true, keepAliveTimeout: 65_000, requestTimeout: 0 }, handlers.request);
+    if (handlers.upgrade) this.h1.on('upgrade', handlers.upgrade);
+    // A malformed request (smuggling shapes, oversized headers) gets a 4xx from Node's parser, never reaches a handler.
+    this.h1.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (!socket.writable) return socket.destroy();
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    });
+
+    if (options.http2 && handlers.stream) {
+      const h2 = http2.createServer({ maxSendHeaderBlockLength: options.maxHeaderSize, settings: { enableConnectProtocol: false, maxHeaderListSize: options.maxHeaderSize ?? 16 * 1024 } });
+      const onStream = handlers.stream;
+      h2.on('stream', (stream, headers) => onStream(stream, headers));
+      h2.on('session', (session) => {
+        this.sessions.add(session);
+        session.once('close', () => this.sessions.delete(session));
+      });
+      this.h2 = h2;
+    }
+
+    const dispatch = (socket: Socket): void => this.dispatch(socket);
+    if (config.tls) {
+      this.front = tls.createServer({
+        cert: readFileSync(config.tls.certFile),
+        key: readFileSync(config.tls.keyFile),
+        ALPNProtocols: this.h2 ? ['h2', 'http/1.1'] : ['http/1.1'],
+      });
+      this.front.on('secureConnection', dispatch);
+      this.front.on('tlsClientError', () => undefined);
+    } else {
+      this.front = net.createServer(dispatch);
+    }
+    this.front.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  private dispatch(socket: Socket): void {
+    socket.on('error', () => socket.destroy());
+    if (!this.h2) return void this.h1.emit('connection', socket);
+    if (socket instanceof tls.TLSSocket) {
+      this.route(socket, socket.alpnProtocol === 'h2');
+      return;
+    }
+    let seen: Buffer = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, PREFACE.length);
+      const isH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
+      if (isH2 && seen.length < PREFACE.length) return;
+      socket.removeListener('data', onData);
+      socket.pause();
+      socket.unshift(seen);
+      this.route(socket, isH2);
+    };
+    socket.on('data', onData);
+  }
+
+  private route(socket: Socket, h2: boolean): void {
+    // The h2 session consumes the socket's handle itself (and the bytes already read); the HTTP/1 parser reads the stream.
+    if (h2 && this.h2) this.h2.emit('connection', socket);
+    else {
+      this.h1.emit('connection', socket);
+      socket.resume();
+    }
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.front.once('error', reject);
+      this.front.listen(this.config.port, this.config.host, () => {
+        this.front.removeListener('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** The bound port (differs from the config when it asked for port 0). */
+  get port(): number {
+    const address = this.front.address();
+    return typeof address === 'object' && address ? address.port : this.config.port;
+  }
+
+  /** Stops accepting; idle keep-alive connections close, busy ones finish their requests. */
+  stopAccepting(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.front.close(() => resolve()));
+    this.h1.closeIdleConnections();
+    for (const session of this.sessions) session.close();
+    return closed;
+  }
+
+  /** Ends every connection now. */
+  destroyAll(): void {
+    this.h1.closeAllConnections();
+    for (const session of this.sessions) session.destroy();
+    for (const socket of this.sockets) socket.destroy();
+  }
+}

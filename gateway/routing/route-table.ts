@@ -1,0 +1,75 @@
+import type { DeploymentSpec, GatehouseConfig, Timeouts } from '../config/schema';
+import { UpstreamSet } from './upstream-set';
+
+/** A Deployment with everything per-request code needs, built once at load. */
+export interface Route {
+  readonly spec: DeploymentSpec;
+  readonly name: string;
+  readonly configManaged: boolean;
+  readonly timeouts: Timeouts;
+  /** HTTP upstreams (undici pools); gRPC Deployments use `grpcUpstreams` built by the gRPC forwarder. */
+  readonly upstreams: UpstreamSet;
+}
+
+/** host (lower-case, no port) -> Route; rebuilt on reload and on Deployment changes. */
+export class RouteTable {
+  private readonly byHost = new Map<string, Route>();
+  private readonly byName = new Map<string, Route>();
+
+  constructor(config: GatehouseConfig, stored: readonly DeploymentSpec[], previous?: RouteTable) {
+    const suffix = `.${config.organization}.${config.domain}`;
+    const add = (spec: DeploymentSpec, configManaged: boolean): void => {
+      if (this.byName.has(spec.name)) return;
+      const timeouts = { ...config.timeouts, ...spec.timeouts };
+      const reused = previous?.reusableUpstreams(spec, timeouts);
+      const route: Route = { spec, name: spec.name, configManaged, timeouts, upstreams: reused ?? new UpstreamSet(spec.upstreams, timeouts) };
+      this.byName.set(spec.name, route);
+      for (const host of [spec.name + suffix, ...spec.hosts]) {
+        if (!this.byHost.has(host)) this.byHost.set(host, route);
+      }
+    };
+    // Config-managed Deployments win over stored ones of the same name.
+    for (const spec of config.deployments) add(spec, true);
+    for (const spec of stored) add(spec, false);
+  }
+
+  /** Looks up a Host / :authority value: case-insensitive, port ignored. */
+  lookup(authority: string | undefined): Route | undefined {
+    if (!authority) return undefined;
+    let host = authority;
+    if (host.charCodeAt(0) === 0x5b /* [ */) {
+      const end = host.indexOf(']');
+      host = end === -1 ? host : host.slice(0, end + 1);
+    } else {
+      const colon = host.indexOf(':');
+      if (colon !== -1) host = host.slice(0, colon);
+    }
+    if (host.endsWith('.')) host = host.slice(0, -1);
+    return this.byHost.get(host) ?? this.byHost.get(host.toLowerCase());
+  }
+
+  get(name: string): Route | undefined {
+    return this.byName.get(name);
+  }
+
+  routes(): IterableIterator<Route> {
+    return this.byName.values();
+  }
+
+  /** Keeps a Deployment's pools (and their warm connections) when its upstreams and timeouts did not change. */
+  private reusableUpstreams(spec: DeploymentSpec, timeouts: Timeouts): UpstreamSet | undefined {
+    const old = this.byName.get(spec.name);
+    if (!old) return undefined;
+    const same = old.upstreams.origins.length === spec.upstreams.length
+      && old.upstreams.origins.every((o, i) => o === spec.upstreams[i])
+      && old.timeouts.connect === timeouts.connect && old.timeouts.response === timeouts.response && old.timeouts.idle === timeouts.idle;
+    return same ? old.upstreams : undefined;
+  }
+
+  /** Closes the pools the next table no longer uses. */
+  retire(next: RouteTable): void {
+    const kept = new Set<UpstreamSet>();
+    for (const route of next.routes()) kept.add(route.upstreams);
+    for (const route of this.routes()) if (!kept.has(route.upstreams)) void route.upstreams.close();
+  }
+}

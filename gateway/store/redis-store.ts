@@ -1,0 +1,319 @@
+import Redis, { type RedisOptions } from 'ioredis';
+import type { DeploymentSpec, StoreConfig } from '../config/schema';
+import {
+  applyTokenPatch, StoreUnavailableError,
+  type Store, type StoreEvent, type TokenPatch, type TokenRecord,
+} from './types';
+
+export type RedisStoreConfig = Extract<StoreConfig, { driver: 'redis' }>;
+
+/** Tuning for {@link RedisStore.connect}; the defaults suit a gateway. */
+export interface RedisStoreOptions {
+  /** How long `connect` waits for the first connection before returning anyway. Default 2000 ms. */
+  readonly connectWaitMs?: number;
+  /** A command without a reply for this long fails (a hung server must not hang requests). Default 1000 ms. */
+  readonly commandTimeoutMs?: number;
+  /** Receives connection errors, for logging; the store reconnects by itself. */
+  readonly onError?: (err: Error) => void;
+}
+
+/** Reconnect backoff: 50, 100, 200, ... ms, capped so a restarted Redis is used again within about a second. */
+export const MAX_RECONNECT_DELAY_MS = 1_000;
+const CAS_ATTEMPTS = 5;
+const MGET_CHUNK = 500;
+
+// Mutations are Lua scripts so that the write and its PUBLISH happen together:
+// no process can see the new state without the event having been sent.
+// EVAL (not EVALSHA) keeps a restarted, script-less Redis a non-event; Redis caches the compiled script.
+const CREATE_TOKEN = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1`;
+/** Compare-and-set on the record JSON: -1 gone, 0 changed meanwhile (retry), 1 written. An empty event publishes nothing. */
+const REPLACE_TOKEN = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return -1 end
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[2], ARGV[4])
+if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
+return 1`;
+const DELETE_TOKEN = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1`;
+const PUT_DEPLOYMENT = `
+local created = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return created`;
+const DELETE_DEPLOYMENT = `
+local deleted = redis.call('HDEL', KEYS[1], ARGV[1])
+if deleted == 1 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+return deleted`;
+
+/**
+ * Server replies that mean "not serving right now" (the prefix is Redis's
+ * error code); any other reply error is a real failure, not an outage.
+ */
+const UNAVAILABLE_REPLIES = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|NOREPLICAS)\b/;
+
+function wrap(err: unknown): unknown {
+  if (err instanceof Error && err.name === 'ReplyError' && !UNAVAILABLE_REPLIES.test(err.message)) return err;
+  // Everything else from ioredis is about the connection: refused, closed,
+  // not ready (offline queue disabled), timed out, retries exhausted.
+  const message = err instanceof Error ? err.message : String(err);
+  return new StoreUnavailableError(`redis store unavailable: ${message}`, { cause: err });
+}
+
+function parseEvent(message: string): StoreEvent | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(message);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const o = value as Record<string, unknown>;
+  if (o.kind === 'token' && typeof o.id === 'string' && typeof o.hash === 'string') return { kind: 'token', id: o.id, hash: o.hash };
+  if (o.kind === 'deployment' && typeof o.name === 'string') return { kind: 'deployment', name: o.name };
+  return null; // from a newer version, or not ours: nothing to invalidate
+}
+
+const byCreation = (a: TokenRecord, b: TokenRecord): number =>
+  a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+
+/**
+ * The shared store for many gateway processes. Keys (under the configured prefix):
+ * `token:hash:<hash>` the record JSON (so the hot-path lookup is one GET),
+ * `token:ids` a HASH id -> hash, `deployments` a HASH name -> spec JSON,
+ * and the pub/sub channel `events`.
+ *
+ * Built to fail fast: with Redis down every call rejects at once with
+ * {@link StoreUnavailableError} (no offline queue, no retries of a command),
+ * while the connections keep reconnecting in the background.
+ */
+export class RedisStore implements Store {
+  readonly driver = 'redis' as const;
+  private readonly redis: Redis;
+  private readonly sub: Redis;
+  private readonly listeners: Array<(event: StoreEvent) => void> = [];
+  private readonly key: { readonly ids: string; readonly tokenByHash: string; readonly deployments: string; readonly channel: string };
+  private subscribedOnce = false;
+  /** Set when `connect` has returned: a subscription made after that may have missed changes. */
+  private handedOut = false;
+  private readonly firstSubscription: Promise<void>;
+  private markSubscribed: () => void = () => {};
+
+  /**
+   * Creates the store and waits up to `connectWaitMs` for Redis. Never
+   * rejects because Redis is down: the store is returned anyway, its calls
+   * fail with {@link StoreUnavailableError} until Redis answers (use `ping`
+   * for readiness), and it connects in the background. A subscription
+   * (re)established after `connect` returned is announced as a `reset`
+   * event, since changes may have been missed meanwhile.
+   */
+  static async connect(config: RedisStoreConfig, options: RedisStoreOptions = {}): Promise<RedisStore> {
+    const store = new RedisStore(config, options);
+    await store.settle(options.connectWaitMs ?? 2_000);
+    store.handedOut = true;
+    return store;
+  }
+
+  private constructor(config: RedisStoreConfig, options: RedisStoreOptions) {
+    const p = config.prefix;
+    this.key = { ids: `${p}token:ids`, tokenByHash: `${p}token:hash:`, deployments: `${p}deployments`, channel: `${p}events` };
+    const onError = options.onError ?? (() => {});
+    const common: RedisOptions = {
+      protocol: 2,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      // A write that may or may not have run must not run again on its own.
+      autoResendUnfulfilledCommands: false,
+      autoResubscribe: false,
+      commandTimeout: options.commandTimeoutMs ?? 1_000,
+      connectTimeout: 2_000,
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times - 1, 10), MAX_RECONNECT_DELAY_MS),
+    };
+    this.redis = new Redis(config.url, { ...common, connectionName: 'gatehouse' });
+    this.sub = new Redis(config.url, { ...common, connectionName: 'gatehouse-events' });
+    this.redis.on('error', onError);
+    this.sub.on('error', onError);
+    this.firstSubscription = new Promise((resolve) => { this.markSubscribed = resolve; });
+    this.sub.on('ready', () => void this.subscribe());
+    this.sub.on('message', (_channel: string, message: string) => {
+      const event = parseEvent(message);
+      if (event) this.emit(event);
+    });
+  }
+
+  async findTokenByHash(hash: string): Promise<TokenRecord | null> {
+    const json = await this.call(this.redis.get(this.tokenKey(hash)));
+    return json === null ? null : (JSON.parse(json) as TokenRecord);
+  }
+
+  async getToken(id: string): Promise<TokenRecord | null> {
+    const hash = await this.call(this.redis.hget(this.key.ids, id));
+    return hash === null ? null : this.findTokenByHash(hash);
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    const hashes = await this.call(this.redis.hvals(this.key.ids));
+    const records: TokenRecord[] = [];
+    for (let i = 0; i < hashes.length; i += MGET_CHUNK) {
+      const keys = hashes.slice(i, i + MGET_CHUNK).map((h) => this.tokenKey(h));
+      for (const json of await this.call(this.redis.mget(keys))) if (json !== null) records.push(JSON.parse(json) as TokenRecord);
+    }
+    return records.sort(byCreation);
+  }
+
+  async createToken(record: TokenRecord): Promise<void> {
+    const created = await this.eval(CREATE_TOKEN, [this.key.ids, this.tokenKey(record.hash)],
+      [record.id, record.hash, JSON.stringify(record), this.key.channel, tokenEvent(record)]);
+    if (created !== 1) throw new Error('a token with this id or hash already exists');
+  }
+
+  async updateToken(id: string, patch: TokenPatch): Promise<TokenRecord | null> {
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const current = await this.readRaw(id);
+      if (current === null) return null;
+      const next = applyTokenPatch(JSON.parse(current.json) as TokenRecord, patch);
+      const outcome = await this.replace(current, next, true);
+      if (outcome === 'gone') return null;
+      if (outcome === 'written') return next;
+    }
+    throw new Error(`token ${id} kept changing; update not applied`);
+  }
+
+  async deleteToken(id: string): Promise<boolean> {
+    const hash = await this.call(this.redis.hget(this.key.ids, id));
+    if (hash === null) return false;
+    const deleted = await this.eval(DELETE_TOKEN, [this.key.ids, this.tokenKey(hash)],
+      [id, hash, this.key.channel, tokenEvent({ id, hash })]);
+    return deleted === 1;
+  }
+
+  /** Not announced to watchers: last use decides nothing, and announcing it would empty every cache each flush. */
+  async touchTokens(lastUsed: ReadonlyMap<string, string>): Promise<void> {
+    let pending = [...lastUsed];
+    for (let attempt = 0; attempt < CAS_ATTEMPTS && pending.length > 0; attempt++) {
+      const conflicts = await Promise.all(pending.map(async ([id, at]) => {
+        const current = await this.readRaw(id);
+        if (current === null) return false;
+        const record = JSON.parse(current.json) as TokenRecord;
+        // Several processes flush last use; keeping the latest makes their order irrelevant.
+        if (record.lastUsedAt !== null && record.lastUsedAt >= at) return false;
+        return (await this.replace(current, { ...record, lastUsedAt: at }, false)) === 'changed';
+      }));
+      pending = pending.filter((_, i) => conflicts[i]);
+    }
+  }
+
+  async listDeployments(): Promise<DeploymentSpec[]> {
+    const specs = (await this.call(this.redis.hvals(this.key.deployments))).map((json) => JSON.parse(json) as DeploymentSpec);
+    return specs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async putDeployment(spec: DeploymentSpec): Promise<'created' | 'replaced'> {
+    const created = await this.eval(PUT_DEPLOYMENT, [this.key.deployments],
+      [spec.name, JSON.stringify(spec), this.key.channel, deploymentEvent(spec.name)]);
+    return created === 1 ? 'created' : 'replaced';
+  }
+
+  async deleteDeployment(name: string): Promise<boolean> {
+    return (await this.eval(DELETE_DEPLOYMENT, [this.key.deployments], [name, this.key.channel, deploymentEvent(name)])) === 1;
+  }
+
+  async ping(): Promise<void> {
+    await this.call(this.redis.ping());
+  }
+
+  /** Events from every process (this one included) arrive through the subscriber connection. */
+  watch(listener: (event: StoreEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.length = 0;
+    // disconnect, not quit: quit would be refused (offline queue off) while reconnecting, and reconnection would go on.
+    this.redis.disconnect();
+    this.sub.disconnect();
+  }
+
+  private tokenKey(hash: string): string {
+    return this.key.tokenByHash + hash;
+  }
+
+  private async call<T>(command: Promise<T>): Promise<T> {
+    try {
+      return await command;
+    } catch (err) {
+      throw wrap(err);
+    }
+  }
+
+  private async eval(script: string, keys: readonly string[], args: readonly string[]): Promise<number> {
+    return Number(await this.call(this.redis.eval(script, keys.length, ...keys, ...args)));
+  }
+
+  private async readRaw(id: string): Promise<{ id: string; hash: string; json: string } | null> {
+    const hash = await this.call(this.redis.hget(this.key.ids, id));
+    if (hash === null) return null;
+    const json = await this.call(this.redis.get(this.tokenKey(hash)));
+    return json === null ? null : { id, hash, json };
+  }
+
+  private async replace(current: { id: string; hash: string; json: string }, next: TokenRecord, announce: boolean):
+  Promise<'gone' | 'changed' | 'written'> {
+    const outcome = await this.eval(REPLACE_TOKEN, [this.key.ids, this.tokenKey(current.hash)],
+      [current.id, current.hash, current.json, JSON.stringify(next), this.key.channel, announce ? tokenEvent(current) : '']);
+    return outcome === 1 ? 'written' : outcome === 0 ? 'changed' : 'gone';
+  }
+
+  private async subscribe(): Promise<void> {
+    try {
+      await this.sub.subscribe(this.key.channel);
+    } catch {
+      // Still connected but not subscribed (e.g. the SUBSCRIBE timed out): reconnect to try again on 'ready'.
+      if (this.sub.status === 'ready') this.sub.disconnect(true);
+      return;
+    }
+    if (this.subscribedOnce || this.handedOut) this.emit({ kind: 'reset' });
+    this.subscribedOnce = true;
+    this.markSubscribed();
+  }
+
+  /** Resolves when both connections are up (subscribed), or after `ms`, whichever is first. */
+  private async settle(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const ready = new Promise<void>((resolve) => {
+      if (this.redis.status === 'ready') resolve();
+      else this.redis.once('ready', () => resolve());
+    });
+    await Promise.race([
+      Promise.all([ready, this.firstSubscription]),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private emit(event: StoreEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        // A listener bug must not break the subscriber connection's handler; surface it outside.
+        queueMicrotask(() => { throw err; });
+      }
+    }
+  }
+}
+
+function tokenEvent(t: { id: string; hash: string }): string {
+  return JSON.stringify({ kind: 'token', id: t.id, hash: t.hash });
+}
+
+function deploymentEvent(name: string): string {
+  return JSON.stringify({ kind: 'deployment', name });
+}

@@ -1,0 +1,88 @@
+import type { DeploymentSpec } from '../config/schema';
+
+/** A token as stored. `hash` is the keyed hash of the secret; the secret itself is never stored. */
+export interface TokenRecord {
+  readonly id: string;
+  readonly hash: string;
+  readonly name: string;
+  readonly description: string;
+  readonly owner: string;
+  /** RFC 3339 UTC. */
+  readonly createdAt: string;
+  readonly expiresAt: string | null;
+  readonly lastUsedAt: string | null;
+  readonly disabled: boolean;
+  /** User type: the protected Deployments it opens (`"*"`: all); null when not a user token. */
+  readonly user: { readonly deployments: readonly string[] } | null;
+  readonly developer: boolean;
+}
+
+export type TokenPatch = Partial<Pick<TokenRecord, 'name' | 'description' | 'disabled' | 'expiresAt' | 'user' | 'developer'>>;
+
+/**
+ * What changed in a shared store, as seen by every process using it.
+ * `reset` means changes may have been missed (a subscriber reconnected):
+ * drop every cached token and reload Deployments.
+ */
+export type StoreEvent =
+  | { readonly kind: 'token'; readonly id: string; readonly hash: string }
+  | { readonly kind: 'deployment'; readonly name: string }
+  | { readonly kind: 'reset' };
+
+/**
+ * The token store. Both drivers (embedded SQLite, Redis) implement it and run
+ * the same contract tests. Every mutation is announced to every process
+ * sharing the store (including this one) through `watch` within one second.
+ */
+export interface Store {
+  readonly driver: 'embedded' | 'redis';
+  /** One round trip: the hot path's only store call, made on a cache miss. */
+  findTokenByHash(hash: string): Promise<TokenRecord | null>;
+  getToken(id: string): Promise<TokenRecord | null>;
+  listTokens(): Promise<TokenRecord[]>;
+  createToken(record: TokenRecord): Promise<void>;
+  /** Returns the updated record, or null when there is no such token. */
+  updateToken(id: string, patch: TokenPatch): Promise<TokenRecord | null>;
+  deleteToken(id: string): Promise<boolean>;
+  /** Records approximate last use for many tokens at once (id -> RFC 3339 time). */
+  touchTokens(lastUsed: ReadonlyMap<string, string>): Promise<void>;
+
+  /** Deployments created through the API (config-managed ones are not stored). */
+  listDeployments(): Promise<DeploymentSpec[]>;
+  /** Creates or replaces; answers which. */
+  putDeployment(spec: DeploymentSpec): Promise<'created' | 'replaced'>;
+  deleteDeployment(name: string): Promise<boolean>;
+
+  /** Resolves when the store answers; rejects otherwise. */
+  ping(): Promise<void>;
+  /** Starts delivering StoreEvents from every process sharing the store. */
+  watch(listener: (event: StoreEvent) => void): void;
+  close(): Promise<void>;
+}
+
+/** Thrown (as `cause` of a store_unavailable GatehouseError) when the store cannot be reached. */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/**
+ * The record after a patch, shared by both drivers so they agree exactly. A
+ * field given as `undefined` is left alone (a plain spread would erase it);
+ * `null` is a value (`expiresAt: null` removes the expiry, `user: null` the user type).
+ */
+export function applyTokenPatch(record: TokenRecord, patch: TokenPatch): TokenRecord {
+  const pick = <K extends keyof TokenPatch>(key: K): TokenRecord[K] =>
+    patch[key] === undefined ? record[key] : (patch[key] as TokenRecord[K]);
+  return {
+    ...record,
+    name: pick('name'),
+    description: pick('description'),
+    disabled: pick('disabled'),
+    expiresAt: pick('expiresAt'),
+    user: pick('user'),
+    developer: pick('developer'),
+  };
+}

@@ -1,0 +1,212 @@
+import { randomBytes } from 'node:crypto';
+import type { Test } from 'tap';
+import type { DeploymentSpec } from '../../gateway/config/schema';
+import type { Store, StoreEvent, TokenRecord } from '../../gateway/store/types';
+
+/**
+ * Makes a fresh, empty backing store (a new SQLite file, a new key prefix)
+ * and answers a function opening instances on it: two instances stand for
+ * two processes sharing the store.
+ */
+export type NewBacking = () => Promise<() => Promise<Store>>;
+
+let serial = 0;
+
+/** A valid record with unique id and hash; each one is created a second after the previous one. */
+export function tokenRecord(overrides: Partial<TokenRecord> = {}): TokenRecord {
+  serial++;
+  return {
+    id: `tok_${serial}_${randomBytes(4).toString('hex')}`,
+    hash: randomBytes(32).toString('base64url'),
+    name: `token ${serial}`,
+    description: 'for tests',
+    owner: 'alice',
+    createdAt: new Date(Date.UTC(2025, 0, 1, 0, 0, serial)).toISOString(),
+    expiresAt: null,
+    lastUsedAt: null,
+    disabled: false,
+    user: { deployments: ['summarizer'] },
+    developer: false,
+    ...overrides,
+  };
+}
+
+export function deploymentSpec(name: string, overrides: Partial<DeploymentSpec> = {}): DeploymentSpec {
+  return {
+    name, access: 'protected', protocol: 'http', upstreams: ['http://127.0.0.1:3000'],
+    hosts: [], forwardAuthorization: false, timeouts: {}, ...overrides,
+  };
+}
+
+/** Collects a store's events and waits for one that matches. */
+export class EventLog {
+  readonly events: StoreEvent[] = [];
+  private readonly waiters = new Set<() => void>();
+  readonly listener = (event: StoreEvent): void => {
+    this.events.push(event);
+    for (const wake of this.waiters) wake();
+  };
+
+  /** Resolves with the milliseconds it took; rejects after `timeoutMs`. */
+  async waitFor(match: (event: StoreEvent) => boolean, timeoutMs = 1_000): Promise<number> {
+    const start = Date.now();
+    const from = this.events.length;
+    const found = (): boolean => this.events.slice(from).some(match);
+    if (found()) return 0;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { this.waiters.delete(wake); reject(new Error(`no matching event in ${timeoutMs} ms; saw ${JSON.stringify(this.events.slice(from))}`)); }, timeoutMs);
+      const wake = (): void => { if (found()) { clearTimeout(timer); this.waiters.delete(wake); resolve(); } };
+      this.waiters.add(wake);
+    });
+    return Date.now() - start;
+  }
+}
+
+export const isToken = (id: string, hash: string) => (e: StoreEvent): boolean => e.kind === 'token' && e.id === id && e.hash === hash;
+export const isDeployment = (name: string) => (e: StoreEvent): boolean => e.kind === 'deployment' && e.name === name;
+
+/** The behaviour every driver must share; run by each driver's test file. */
+export function storeContract(t: Test, newBacking: NewBacking): void {
+  const openOne = async (t: Test): Promise<Store> => {
+    const store = await (await newBacking())();
+    t.teardown(() => store.close());
+    return store;
+  };
+
+  t.test('tokens: create, find by hash, get, list', async (t) => {
+    const store = await openOne(t);
+    const first = tokenRecord({ developer: true, user: null, expiresAt: '2030-01-01T00:00:00.000Z' });
+    const second = tokenRecord({ user: { deployments: ['*'] } });
+    await store.createToken(second);
+    await store.createToken(first);
+    t.same(await store.findTokenByHash(first.hash), first);
+    t.same(await store.findTokenByHash(second.hash), second);
+    t.equal(await store.findTokenByHash('no-such-hash'), null);
+    t.same(await store.getToken(second.id), second);
+    t.equal(await store.getToken('no-such-id'), null);
+    t.same(await store.listTokens(), [first, second], 'oldest first');
+  });
+
+  t.test('tokens: a duplicate id or hash is refused', async (t) => {
+    const store = await openOne(t);
+    const record = tokenRecord();
+    await store.createToken(record);
+    await t.rejects(store.createToken({ ...tokenRecord(), id: record.id }));
+    await t.rejects(store.createToken({ ...tokenRecord(), hash: record.hash }));
+    t.same(await store.listTokens(), [record]);
+  });
+
+  t.test('tokens: update applies the given fields only', async (t) => {
+    const store = await openOne(t);
+    const record = tokenRecord({ expiresAt: '2030-01-01T00:00:00.000Z' });
+    await store.createToken(record);
+    const disabled = await store.updateToken(record.id, { disabled: true, name: 'renamed', description: undefined });
+    const expected = { ...record, disabled: true, name: 'renamed' };
+    t.same(disabled, expected);
+    t.same(await store.findTokenByHash(record.hash), expected, 'the hot path sees the change');
+    const widened = await store.updateToken(record.id, { expiresAt: null, user: null, developer: true });
+    t.same(widened, { ...expected, expiresAt: null, user: null, developer: true }, 'null is a value');
+    t.same(await store.getToken(record.id), widened);
+    t.equal(await store.updateToken('no-such-id', { disabled: true }), null);
+  });
+
+  t.test('tokens: delete', async (t) => {
+    const store = await openOne(t);
+    const gone = tokenRecord();
+    const kept = tokenRecord();
+    await store.createToken(gone);
+    await store.createToken(kept);
+    t.equal(await store.deleteToken(gone.id), true);
+    t.equal(await store.deleteToken(gone.id), false);
+    t.equal(await store.findTokenByHash(gone.hash), null);
+    t.equal(await store.getToken(gone.id), null);
+    t.same(await store.listTokens(), [kept]);
+  });
+
+  t.test('touchTokens keeps the latest use, and announces nothing', async (t) => {
+    const open = await newBacking();
+    const store = await open();
+    const other = await open();
+    t.teardown(() => Promise.all([store.close(), other.close()]));
+    const a = tokenRecord();
+    const b = tokenRecord();
+    await store.createToken(a);
+    await store.createToken(b);
+    const log = new EventLog();
+    other.watch(log.listener);
+    await store.touchTokens(new Map([[a.id, '2025-06-01T10:00:00.000Z'], [b.id, '2025-06-01T11:00:00.000Z'], ['no-such-id', '2025-06-01T12:00:00.000Z']]));
+    await store.touchTokens(new Map([[a.id, '2025-06-01T09:00:00.000Z']]));
+    await store.touchTokens(new Map());
+    t.equal((await store.getToken(a.id))?.lastUsedAt, '2025-06-01T10:00:00.000Z', 'an older flush does not go back in time');
+    t.equal((await other.findTokenByHash(b.hash))?.lastUsedAt, '2025-06-01T11:00:00.000Z');
+    const updated = await store.updateToken(a.id, { disabled: true });
+    t.equal(updated?.lastUsedAt, '2025-06-01T10:00:00.000Z', 'an update keeps last use');
+    await log.waitFor(isToken(a.id, a.hash));
+    t.notOk(log.events.some((e) => e.kind === 'token' && e.id === b.id), 'last use alone is not a change');
+  });
+
+  t.test('deployments: put creates then replaces; list; delete', async (t) => {
+    const store = await openOne(t);
+    t.same(await store.listDeployments(), []);
+    t.equal(await store.putDeployment(deploymentSpec('zeta')), 'created');
+    t.equal(await store.putDeployment(deploymentSpec('alpha', { hosts: ['a.example.com'], timeouts: { response: 600_000 } })), 'created');
+    const replaced = deploymentSpec('zeta', { access: 'public', protocol: 'grpc', upstreams: ['http://10.0.0.1:9000', 'https://10.0.0.2'], forwardAuthorization: true });
+    t.equal(await store.putDeployment(replaced), 'replaced');
+    t.same(await store.listDeployments(), [
+      deploymentSpec('alpha', { hosts: ['a.example.com'], timeouts: { response: 600_000 } }),
+      replaced,
+    ], 'by name');
+    t.equal(await store.deleteDeployment('zeta'), true);
+    t.equal(await store.deleteDeployment('zeta'), false);
+    t.same((await store.listDeployments()).map((d) => d.name), ['alpha']);
+  });
+
+  t.test('every change reaches a second instance, and this one, within a second', async (t) => {
+    const open = await newBacking();
+    const writer = await open();
+    const reader = await open();
+    t.teardown(() => Promise.all([writer.close(), reader.close()]));
+    const theirs = new EventLog();
+    const own = new EventLog();
+    reader.watch(theirs.listener);
+    writer.watch(own.listener);
+    const record = tokenRecord();
+
+    const steps: Array<[string, () => Promise<unknown>, (e: StoreEvent) => boolean]> = [
+      ['token create', () => writer.createToken(record), isToken(record.id, record.hash)],
+      ['token update', () => writer.updateToken(record.id, { disabled: true }), isToken(record.id, record.hash)],
+      ['token delete', () => writer.deleteToken(record.id), isToken(record.id, record.hash)],
+      ['deployment put', () => writer.putDeployment(deploymentSpec('iris')), isDeployment('iris')],
+      ['deployment replace', () => writer.putDeployment(deploymentSpec('iris', { access: 'public' })), isDeployment('iris')],
+      ['deployment delete', () => writer.deleteDeployment('iris'), isDeployment('iris')],
+    ];
+    for (const [what, act, match] of steps) {
+      const seen = Promise.all([theirs.waitFor(match), own.waitFor(match)]);
+      await act();
+      const [elapsed] = await seen;
+      t.ok(elapsed < 1_000, `${what}: seen by the other instance in ${elapsed} ms`);
+    }
+    t.same(await reader.getToken(record.id), null, 'the reader reads the final state');
+    t.notOk(theirs.events.some((e) => e.kind === 'reset'), 'no reset while connected');
+  });
+
+  t.test('no event for a mutation that changed nothing', async (t) => {
+    const open = await newBacking();
+    const writer = await open();
+    const reader = await open();
+    t.teardown(() => Promise.all([writer.close(), reader.close()]));
+    const log = new EventLog();
+    reader.watch(log.listener);
+    t.equal(await writer.deleteDeployment('never-was'), false);
+    t.equal(await writer.deleteToken('never-was'), false);
+    t.equal(await writer.updateToken('never-was', { disabled: true }), null);
+    await writer.putDeployment(deploymentSpec('marker'));
+    await log.waitFor(isDeployment('marker'));
+    t.same(log.events, [{ kind: 'deployment', name: 'marker' }]);
+  });
+
+  t.test('ping answers', async (t) => {
+    const store = await openOne(t);
+    await t.resolves(store.ping());
+  });
+}
