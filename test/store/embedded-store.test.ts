@@ -94,9 +94,10 @@ t.test('change rows an hour old are pruned; unread pruned rows become a reset', 
   raw.prepare('INSERT INTO changes (kind, key, hash, at) VALUES (?, ?, ?, ?)').run('deployment', 'ancient', null, old);
   const writer = new EmbeddedStore(path);
   t.teardown(() => writer.close());
+  const fresh = log.waitFor(isDeployment('fresh'));
   await writer.putDeployment(deploymentSpec('fresh'));
   const rows = raw.prepare('SELECT key FROM changes').pluck().all();
   t.same(rows, ['fresh'], 'the old rows were pruned by the write');
-  await log.waitFor(isDeployment('fresh'));
+  await fresh;
   t.same(log.events, [{ kind: 'reset' }, { kind: 'deployment', name: 'fresh' }]);
 });

@@ -47,7 +47,10 @@ export class EventLog {
     for (const wake of this.waiters) wake();
   };
 
-  /** Resolves with the milliseconds it took; rejects after `timeoutMs`. */
+  /**
+   * Waits for a matching event logged from now on (so start waiting before
+   * acting). Resolves with the milliseconds it took; rejects after `timeoutMs`.
+   */
   async waitFor(match: (event: StoreEvent) => boolean, timeoutMs = 1_000): Promise<number> {
     const start = Date.now();
     const from = this.events.length;
@@ -139,9 +142,10 @@ export function storeContract(t: Test, newBacking: NewBacking): void {
     await store.touchTokens(new Map());
     t.equal((await store.getToken(a.id))?.lastUsedAt, '2025-06-01T10:00:00.000Z', 'an older flush does not go back in time');
     t.equal((await other.findTokenByHash(b.hash))?.lastUsedAt, '2025-06-01T11:00:00.000Z');
+    const announced = log.waitFor(isToken(a.id, a.hash));
     const updated = await store.updateToken(a.id, { disabled: true });
     t.equal(updated?.lastUsedAt, '2025-06-01T10:00:00.000Z', 'an update keeps last use');
-    await log.waitFor(isToken(a.id, a.hash));
+    await announced; // changes arrive in order: a touch event would have come first
     t.notOk(log.events.some((e) => e.kind === 'token' && e.id === b.id), 'last use alone is not a change');
   });
 
@@ -200,8 +204,9 @@ export function storeContract(t: Test, newBacking: NewBacking): void {
     t.equal(await writer.deleteDeployment('never-was'), false);
     t.equal(await writer.deleteToken('never-was'), false);
     t.equal(await writer.updateToken('never-was', { disabled: true }), null);
+    const marker = log.waitFor(isDeployment('marker'));
     await writer.putDeployment(deploymentSpec('marker'));
-    await log.waitFor(isDeployment('marker'));
+    await marker;
     t.same(log.events, [{ kind: 'deployment', name: 'marker' }]);
   });
 
