@@ -58,8 +58,10 @@ export class GatehouseError extends Error {
   readonly httpStatus: number;
   readonly grpcStatus: number;
   readonly retryAfter: number | undefined;
+  /** For `invalid_field`: the path of the field at fault (e.g. `user.deployments[0]`), so a form can show it in place. */
+  readonly field: string | undefined;
 
-  constructor(code: ErrorCode, options: { message?: string; cause?: unknown; retryAfter?: number } = {}) {
+  constructor(code: ErrorCode, options: { message?: string; cause?: unknown; retryAfter?: number; field?: string } = {}) {
     const spec: ErrorSpec = ERRORS[code];
     super(options.message ?? spec.message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GatehouseError';
@@ -67,6 +69,7 @@ export class GatehouseError extends Error {
     this.httpStatus = spec.http;
     this.grpcStatus = spec.grpc;
     this.retryAfter = options.retryAfter;
+    this.field = options.field;
   }
 }
 

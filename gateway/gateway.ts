@@ -40,19 +40,35 @@ export class Gateway {
   static async start(config: GatehouseConfig, options: GatewayOptions = {}): Promise<Gateway> {
     const log = options.logger ?? createLogger(config.log.level);
     if (config.tokens.pepper === '') log.warn('tokens.pepper is empty: stored token hashes are unkeyed; set GATEHOUSE_PEPPER');
-    const store = await openStore(config.store);
+    let lastStoreError = 0;
+    const store = await openStore(config.store, {
+      // ioredis reports every failed reconnect; one line per 10 s is enough to see an outage.
+      onError: (err) => {
+        const now = Date.now();
+        if (now - lastStoreError < 10_000) return;
+        lastStoreError = now;
+        log.error({ err: err.message }, 'token store connection failed; retrying');
+      },
+    });
     const metrics = new Metrics();
     const cache = new TokenCache(store, config.cache, metrics.cacheObserver());
     const limiter = new FailedAuthLimiter(config.failedAuth.perMinute);
     const lastUsed = new LastUsedRecorder(store, (err) => log.warn({ err }, 'could not record token last use'));
     const decider = new Decider(cache, tokenHasher(config.tokens.pepper), limiter, lastUsed);
+    // Watch before the first read, so a change made in between is not missed.
+    let gateway: Gateway | undefined;
+    let missed = false;
+    store.watch((event) => {
+      if (gateway) gateway.onStoreEvent(event);
+      else missed = true;
+    });
     const stored = await store.listDeployments().catch((err: unknown) => {
       log.error({ err }, 'could not read stored Deployments; serving config-managed ones until the store answers');
       return [];
     });
     const runtime = new Runtime(config, new RouteTable(config, stored), store, cache, decider, log, metrics);
-    const gateway = new Gateway(runtime, lastUsed, limiter);
-    store.watch((event) => gateway.onStoreEvent(event));
+    gateway = new Gateway(runtime, lastUsed, limiter);
+    if (missed) gateway.onStoreEvent({ kind: 'reset' });
     try {
       await gateway.listen();
     } catch (err) {

@@ -16,7 +16,7 @@ export interface TokenRequest {
 const NAME = /^[^\x00-\x1f\x7f]{1,128}$/;
 
 function invalid(field: string, problem: string): GatehouseError {
-  return new GatehouseError('invalid_field', { message: `${field}: ${problem}` });
+  return new GatehouseError('invalid_field', { message: `${field}: ${problem}`, field });
 }
 
 /** Validates a requested user scope against the Deployments that exist. */

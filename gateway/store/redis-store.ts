@@ -127,10 +127,13 @@ export class RedisStore implements Store {
     const onError = options.onError ?? (() => {});
     const common: RedisOptions = {
       protocol: 2,
+      // Fail instead of waiting: no queue while disconnected, and commands in
+      // flight when the connection drops are rejected at once, not retried.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       // A write that may or may not have run must not run again on its own.
       autoResendUnfulfilledCommands: false,
+      // We subscribe on every 'ready' ourselves, to know when the subscription is back.
       autoResubscribe: false,
       commandTimeout: options.commandTimeoutMs ?? 1_000,
       connectTimeout: 2_000,

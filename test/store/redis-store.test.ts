@@ -58,6 +58,7 @@ t.test('against a private redis-server', async (t) => {
     stats.delete('info'); // the helper's own queries
     stats.delete('config|resetstat');
     t.same(Object.fromEntries(stats), { get: 2 }, 'one GET per lookup, nothing else');
+    t.equal(await redis.commandCalls('GET'), 2);
 
     const keys = (await redis.command('KEYS', `${prefix}*`)) as string[];
     t.same(keys.sort(), [`${prefix}deployments`, `${prefix}token:hash:${record.hash}`, `${prefix}token:ids`], 'keys are under the prefix');

@@ -1,0 +1,219 @@
+import http from 'node:http';
+import { join } from 'node:path';
+import { GatehouseBench, PROTECTED_HOST, PUBLIC_HOST } from './gatehouse-setup';
+import { placement, readyPort, startNode, type Child, type Placement } from './processes';
+import { formatMs, formatRatio, formatRps, formatTable, median } from './table';
+import { runWrk, type WrkResult } from './wrk';
+
+export interface HttpBenchOptions {
+  readonly rounds: number;
+  readonly seconds: number;
+  readonly warmupSeconds: number;
+  readonly connections: number;
+  /** Node flags for the measured gateway processes, e.g. `--cpu-prof`. */
+  readonly gatewayNodeArgs: readonly string[];
+  /** Row ids to measure (default: all). */
+  readonly only?: readonly RowId[];
+  readonly log: (line: string) => void;
+}
+
+export type RowId = 'direct' | 'naive' | 'public' | 'protected' | 'malformed' | 'public-info';
+
+interface Target {
+  readonly port: number;
+  readonly headers: readonly string[];
+  /** The status every response must have. */
+  readonly status: number;
+}
+
+interface RowSpec {
+  readonly id: RowId;
+  readonly name: string;
+  readonly note: string;
+}
+
+const ROWS: readonly RowSpec[] = [
+  { id: 'direct', name: 'upstream direct', note: 'node:http, same core as wrk' },
+  { id: 'naive', name: 'naive http-proxy', note: 'http-proxy + keep-alive Agent' },
+  { id: 'public', name: 'gatehouse public', note: 'log level warn' },
+  { id: 'protected', name: 'gatehouse protected', note: 'cached token, log level warn' },
+  { id: 'malformed', name: 'gatehouse malformed token', note: '401 refusals, log level warn' },
+  { id: 'public-info', name: 'gatehouse public, info log', note: 'default log level: a JSON line per request' },
+];
+
+export interface RowResult {
+  readonly spec: RowSpec;
+  readonly rounds: WrkResult[];
+  readonly rps: number;
+  readonly p99ms: number;
+  /** Anything that makes the row suspect: wrong statuses, socket errors. */
+  readonly problems: string[];
+}
+
+interface RatioSpec {
+  readonly name: string;
+  readonly num: RowId;
+  readonly den: RowId;
+  readonly target?: number;
+}
+
+const RATIOS: readonly RatioSpec[] = [
+  { name: 'protected / public', num: 'protected', den: 'public', target: 0.95 },
+  { name: 'public / naive http-proxy', num: 'public', den: 'naive', target: 2.2 },
+  { name: 'malformed refusals / public', num: 'malformed', den: 'public', target: 3 },
+  { name: 'public info log / public warn log', num: 'public-info', den: 'public' },
+  { name: 'public / upstream direct', num: 'public', den: 'direct' },
+];
+
+export interface RatioResult {
+  readonly spec: RatioSpec;
+  readonly perRound: number[];
+  readonly median: number;
+}
+
+export interface HttpBenchResult {
+  readonly placement: Placement;
+  readonly options: HttpBenchOptions;
+  readonly rows: RowResult[];
+  readonly ratios: RatioResult[];
+}
+
+/**
+ * The HTTP benchmark: upstream direct, a naive http-proxy, and Gatehouse on a
+ * public route, a protected route with a cached token and refusing malformed
+ * tokens. Every row is measured once per round; ratios are taken per round
+ * (rows of one round ran seconds apart, under the same background noise) and
+ * reported as medians.
+ */
+export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBenchResult> {
+  const where = placement();
+  const children: Child[] = [];
+  const upstream = startNode({ cpu: where.loadCpu, args: [join(__dirname, 'upstream-server.js')] });
+  children.push(upstream);
+  const upstreamPort = await readyPort(upstream).catch(async (err: unknown) => {
+    await upstream.stop();
+    throw err;
+  });
+  const gatehouse = new GatehouseBench(`http://127.0.0.1:${upstreamPort}`);
+  try {
+    const specs = ROWS.filter((r) => !options.only || options.only.includes(r.id));
+    const wanted = new Set(specs.map((s) => s.id));
+    const targets = new Map<RowId, Target>();
+    targets.set('direct', { port: upstreamPort, headers: [], status: 200 });
+
+    if (wanted.has('naive')) {
+      const naive = startNode({ cpu: where.proxyCpu, args: [join(__dirname, 'naive-proxy.js'), `http://127.0.0.1:${upstreamPort}`] });
+      children.push(naive);
+      targets.set('naive', { port: await readyPort(naive), headers: [], status: 200 });
+    }
+    const warn = await gatehouse.writeConfig('gatehouse-warn', 'warn');
+    const secret = gatehouse.mintToken(warn.file);
+    const malformed = secret.slice(0, -1) + (secret.endsWith('0') ? '1' : '0');
+    if (['public', 'protected', 'malformed'].some((id) => wanted.has(id as RowId))) {
+      const gw = await gatehouse.start(warn.file, warn.port, 'warn', where.proxyCpu, options.gatewayNodeArgs);
+      targets.set('public', { port: gw.port, headers: [`Host: ${PUBLIC_HOST}`], status: 200 });
+      targets.set('protected', { port: gw.port, headers: [`Host: ${PROTECTED_HOST}`, `Authorization: Bearer ${secret}`], status: 200 });
+      targets.set('malformed', { port: gw.port, headers: [`Host: ${PROTECTED_HOST}`, `Authorization: Bearer ${malformed}`], status: 401 });
+    }
+    if (wanted.has('public-info')) {
+      const info = await gatehouse.writeConfig('gatehouse-info', 'info');
+      const gw = await gatehouse.start(info.file, info.port, 'info', where.proxyCpu, options.gatewayNodeArgs);
+      targets.set('public-info', { port: gw.port, headers: [`Host: ${PUBLIC_HOST}`], status: 200 });
+    }
+
+    for (const spec of specs) await checkOnce(spec, targets.get(spec.id) as Target);
+
+    const measure = (spec: RowSpec, seconds: number): Promise<WrkResult> => {
+      const target = targets.get(spec.id) as Target;
+      return runWrk({ url: `http://127.0.0.1:${target.port}/`, seconds, connections: options.connections, headers: target.headers, cpu: where.loadCpu });
+    };
+    if (options.warmupSeconds > 0) {
+      options.log(`warm-up: ${options.warmupSeconds} s per row`);
+      for (const spec of specs) await measure(spec, options.warmupSeconds);
+    }
+    const results = new Map<RowId, WrkResult[]>(specs.map((s) => [s.id, []]));
+    for (let round = 1; round <= options.rounds; round++) {
+      const parts: string[] = [];
+      for (const spec of specs) {
+        const result = await measure(spec, options.seconds);
+        results.get(spec.id)?.push(result);
+        parts.push(`${spec.id} ${formatRps(result.rps)}`);
+      }
+      options.log(`round ${round}/${options.rounds}: ${parts.join(', ')}`);
+    }
+
+    const rows = specs.map((spec) => rowResult(spec, results.get(spec.id) ?? [], targets.get(spec.id) as Target));
+    const ratios = RATIOS.filter((r) => wanted.has(r.num) && wanted.has(r.den)).map((spec) => {
+      const num = results.get(spec.num) ?? [];
+      const den = results.get(spec.den) ?? [];
+      const perRound = num.map((n, i) => n.rps / den[i].rps);
+      return { spec, perRound, median: median(perRound) };
+    });
+    return { placement: where, options, rows, ratios };
+  } finally {
+    await gatehouse.close();
+    await Promise.all(children.map((c) => c.stop()));
+  }
+}
+
+function rowResult(spec: RowSpec, rounds: WrkResult[], target: Target): RowResult {
+  const problems: string[] = [];
+  const requests = rounds.reduce((sum, r) => sum + r.requests, 0);
+  const non2xx = rounds.reduce((sum, r) => sum + r.non2xx, 0);
+  const socketErrors = rounds.reduce((sum, r) => sum + r.socketErrors, 0);
+  if (target.status < 300 && non2xx > 0) problems.push(`${non2xx} non-2xx responses`);
+  if (target.status >= 300 && non2xx < requests) problems.push(`${requests - non2xx} responses were not refusals`);
+  if (socketErrors > 0) problems.push(`${socketErrors} socket errors`);
+  return { spec, rounds, rps: median(rounds.map((r) => r.rps)), p99ms: median(rounds.map((r) => r.p99ms)), problems };
+}
+
+/** One request per row before measuring, so a misconfigured row fails loudly instead of measuring errors. */
+function checkOnce(spec: RowSpec, target: Target): Promise<void> {
+  const headers: Record<string, string> = {};
+  for (const h of target.headers) {
+    const colon = h.indexOf(':');
+    headers[h.slice(0, colon)] = h.slice(colon + 1).trim();
+  }
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port: target.port, path: '/', headers, agent: false }, (res) => {
+      res.resume();
+      res.once('end', () => {
+        if (res.statusCode === target.status) resolve();
+        else reject(new Error(`${spec.name}: expected status ${target.status}, got ${res.statusCode}`));
+      });
+    });
+    req.once('error', reject);
+  });
+}
+
+/** The report: per-row medians with ratios to the naive proxy and to the public route, then the targets. */
+export function formatHttpReport(result: HttpBenchResult): string {
+  const { options, placement: where } = result;
+  const byId = new Map(result.rows.map((r) => [r.spec.id, r]));
+  const naive = byId.get('naive')?.rps;
+  const pub = byId.get('public')?.rps;
+  const rows = result.rows.map((r) => [
+    r.spec.name,
+    formatRps(r.rps),
+    formatMs(r.p99ms),
+    naive === undefined ? '-' : formatRatio(r.rps / naive),
+    pub === undefined ? '-' : formatRatio(r.rps / pub),
+    [r.spec.note, ...r.problems].join('; '),
+  ]);
+  const ratios = result.ratios.map((r) => {
+    const pass = r.spec.target === undefined ? '' : r.median >= r.spec.target ? 'ok' : 'MISSED';
+    return [r.spec.name, r.perRound.map((x) => x.toFixed(2)).join(' '), formatRatio(r.median), r.spec.target === undefined ? '' : `>= ${r.spec.target}`, pass];
+  });
+  const pinning = where.pinned
+    ? `gateway / naive proxy pinned to CPU ${where.proxyCpu}; wrk and upstream to CPU ${where.loadCpu}`
+    : 'not pinned (no taskset or a single CPU)';
+  return [
+    `HTTP: ${options.rounds} rounds x ${options.seconds} s per row, wrk -t1 -c${options.connections}, ${pinning}`,
+    '(req/s and p99 are medians over rounds; ratio columns are row / naive and row / public of those medians)',
+    '',
+    formatTable(['row', 'req/s', 'p99', 'x naive', 'x public', 'note'], rows),
+    '',
+    'medians of per-round ratios',
+    formatTable(['ratio', 'per round', 'median', 'target', ''], ratios),
+  ].join('\n');
+}

@@ -1,0 +1,112 @@
+/** The admin API (SPEC §6) as the console uses it, and the session token. */
+
+export type AccessType = 'private' | 'protected' | 'public';
+export const ACCESS_TYPES: readonly AccessType[] = ['private', 'protected', 'public'];
+
+export interface TokenView {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly owner: string;
+  readonly created_at: string;
+  readonly expires_at: string | null;
+  readonly last_used_at: string | null;
+  readonly disabled: boolean;
+  readonly user: { readonly deployments: readonly string[] } | null;
+  readonly developer: boolean;
+}
+
+export interface Whoami {
+  readonly user: string;
+  readonly organization: string;
+  readonly token: TokenView;
+}
+
+export interface DeploymentView {
+  readonly name: string;
+  readonly access: AccessType;
+  readonly protocol: 'http' | 'grpc';
+  readonly upstreams: readonly string[];
+  readonly hosts?: readonly string[];
+  readonly config_managed?: boolean;
+}
+
+export interface NewToken {
+  readonly name: string;
+  readonly description: string;
+  readonly user?: { readonly deployments: readonly string[] };
+  readonly developer?: boolean;
+  readonly expires_at?: string;
+}
+
+/**
+ * A refusal from the API. `field` is the field its message names
+ * (`"user.deployments[0]: unknown Deployment"` → `user.deployments[0]`), so a
+ * form can show the message next to that control.
+ */
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string, readonly field: string | null) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+const FIELD = /^([A-Za-z_][\w.[\]]*): (.+)$/s;
+
+/** Calls the admin API with a developer token. */
+export class Api {
+  constructor(private readonly token: string) {}
+
+  whoami(): Promise<Whoami> {
+    return this.call('GET', '/v1/whoami');
+  }
+
+  async tokens(): Promise<TokenView[]> {
+    return (await this.call<{ tokens: TokenView[] }>('GET', '/v1/tokens')).tokens;
+  }
+
+  createToken(body: NewToken): Promise<{ token: TokenView; secret: string }> {
+    return this.call('POST', '/v1/tokens', body);
+  }
+
+  async setDisabled(id: string, disabled: boolean): Promise<TokenView> {
+    return (await this.call<{ token: TokenView }>('PATCH', `/v1/tokens/${encodeURIComponent(id)}`, { disabled })).token;
+  }
+
+  async deleteToken(id: string): Promise<void> {
+    await this.call('DELETE', `/v1/tokens/${encodeURIComponent(id)}`);
+  }
+
+  async deployments(): Promise<DeploymentView[]> {
+    return (await this.call<{ deployments: DeploymentView[] }>('GET', '/v1/deployments')).deployments;
+  }
+
+  async setAccess(name: string, access: AccessType): Promise<DeploymentView> {
+    const reply = await this.call<{ deployment?: DeploymentView } & Partial<DeploymentView>>('PATCH', `/v1/deployments/${encodeURIComponent(name)}`, { access });
+    return reply.deployment ?? (reply as DeploymentView);
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store', credentials: 'omit' });
+    } catch {
+      throw new ApiError(0, 'network', 'The admin API cannot be reached. Check the gateway is running.', null);
+    }
+    if (res.status === 204) return undefined as T;
+    const text = await res.text();
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = null;
+    }
+    if (res.ok) return parsed as T;
+    const { error, message } = (parsed ?? {}) as { error?: string; message?: string };
+    const shown = message ?? `The admin API answered ${res.status}.`;
+    const field = FIELD.exec(shown);
+    throw new ApiError(res.status, error ?? `http_${res.status}`, shown, field ? field[1] : null);
+  }
+}

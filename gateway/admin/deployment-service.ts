@@ -1,0 +1,98 @@
+import { ConfigError } from '../config/env';
+import type { DeploymentSpec, Timeouts } from '../config/schema';
+import { validateDeployment } from '../config/validate';
+import { GatehouseError } from '../errors';
+import { objectBody, onlyKeys } from './http-io';
+
+/**
+ * Deployments as the admin API and the CLI read and write them: snake_case
+ * JSON with the config entry's fields, durations as strings (`600s`), so
+ * what `GET` answers can be sent back with `PUT` unchanged.
+ */
+export interface DeploymentJson {
+  name: string;
+  access: string;
+  protocol: string;
+  upstreams: string[];
+  hosts: string[];
+  forward_authorization: boolean;
+  timeouts: Partial<Record<keyof Timeouts, string>>;
+  /** Read-only: true when the config file manages it (the API refuses to change it). */
+  config_managed: boolean;
+  /** Read-only: `<name>.<organization>.<domain>`. */
+  default_host: string;
+}
+
+const WRITABLE = ['name', 'access', 'protocol', 'upstreams', 'hosts', 'forward_authorization', 'forwardAuthorization', 'timeouts'] as const;
+/** Fields of the view that a body may carry back (GET, edit, PUT) and that are ignored. */
+const READ_ONLY = ['config_managed', 'default_host'] as const;
+const UNITS: readonly [string, number][] = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]];
+
+/** Milliseconds as the largest whole unit: 600000 -> `10m`, 1500 -> `1500ms`. */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of UNITS) if (ms > 0 && ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
+export function deploymentView(spec: DeploymentSpec, configManaged: boolean, hostSuffix: string): DeploymentJson {
+  const timeouts: DeploymentJson['timeouts'] = {};
+  for (const key of ['connect', 'response', 'idle'] as const) {
+    const ms = spec.timeouts[key];
+    if (ms !== undefined) timeouts[key] = formatDuration(ms);
+  }
+  return {
+    name: spec.name,
+    access: spec.access,
+    protocol: spec.protocol,
+    upstreams: [...spec.upstreams],
+    hosts: [...spec.hosts],
+    forward_authorization: spec.forwardAuthorization,
+    timeouts,
+    config_managed: configManaged,
+    default_host: spec.name + hostSuffix,
+  };
+}
+
+/**
+ * Validates a Deployment body for `name` (the name comes from the path; a
+ * different one in the body is refused). Throws invalid_field naming the field.
+ */
+export function deploymentFromBody(name: string, value: unknown): DeploymentSpec {
+  const body = objectBody(value);
+  onlyKeys(body, [...WRITABLE, ...READ_ONLY]);
+  if (body.name !== undefined && body.name !== name) {
+    throw new GatehouseError('invalid_field', { message: `name: must match the name in the path ("${name}")`, field: 'name' });
+  }
+  const snake = body.forward_authorization !== undefined;
+  if (snake && body.forwardAuthorization !== undefined) {
+    throw new GatehouseError('invalid_field', { message: 'forward_authorization: give it once (forwardAuthorization is the same field)', field: 'forward_authorization' });
+  }
+  const input: Record<string, unknown> = { name };
+  for (const key of ['access', 'protocol', 'upstreams', 'hosts', 'timeouts'] as const) if (body[key] !== undefined) input[key] = body[key];
+  const forward = snake ? body.forward_authorization : body.forwardAuthorization;
+  if (forward !== undefined) input.forwardAuthorization = forward;
+  try {
+    return validateDeployment(input);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const field = snake ? err.path.replace(/^forwardAuthorization/, 'forward_authorization') : err.path;
+    const message = field === err.path ? err.message : err.message.replace(err.path, field);
+    throw new GatehouseError('invalid_field', { message, field });
+  }
+}
+
+/** A Deployment with the fields a PATCH body gives replaced, validated as a whole. */
+export function patchDeployment(current: DeploymentSpec, value: unknown): DeploymentSpec {
+  const body = objectBody(value);
+  const { forwardAuthorization, ...rest } = body;
+  const base: Record<string, unknown> = bodyOf(current);
+  if (forwardAuthorization !== undefined && rest.forward_authorization === undefined) rest.forward_authorization = forwardAuthorization;
+  else if (forwardAuthorization !== undefined) rest.forwardAuthorization = forwardAuthorization;
+  return deploymentFromBody(current.name, { ...base, ...rest });
+}
+
+/** The writable body form of a stored Deployment. */
+function bodyOf(spec: DeploymentSpec): Record<string, unknown> {
+  const { name, access, protocol, upstreams, hosts, forward_authorization, timeouts } = deploymentView(spec, false, '');
+  return { name, access, protocol, upstreams, hosts, forward_authorization, timeouts };
+}

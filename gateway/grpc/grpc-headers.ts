@@ -1,0 +1,48 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import { upstreamHeaders, type ForwardContext } from '../http/forward-headers';
+
+/** Connection-specific fields: meaningless across the gateway, and refused by node:http2 when sent. */
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'te', 'host']);
+
+/**
+ * The upstream call's headers: the client's metadata with the same
+ * stripping and `x-forwarded-*` / `x-request-id` / `x-gatehouse-token-id`
+ * rules as HTTP, plus the pseudo-headers and `te: trailers` gRPC needs.
+ * `:authority` and `:scheme` are left to the upstream session (its own origin).
+ */
+export function grpcRequestHeaders(incoming: IncomingHttpHeaders, ctx: ForwardContext): OutgoingHttpHeaders {
+  const flat = upstreamHeaders(incoming, undefined, ctx);
+  const out: OutgoingHttpHeaders = { ':method': incoming[':method'] ?? 'POST', ':path': incoming[':path'] ?? '/', te: 'trailers' };
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i];
+    const value = flat[i + 1];
+    const prev = out[name];
+    if (prev === undefined) out[name] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else out[name] = [String(prev), value];
+  }
+  return out;
+}
+
+/**
+ * Response headers or trailers from the upstream, ready to send to the
+ * client: pseudo-headers other than `:status` and connection-specific
+ * fields dropped, everything else (gRPC metadata included) kept.
+ */
+export function grpcResponseHeaders(headers: IncomingHttpHeaders, requestId?: string): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const name of Object.keys(headers)) {
+    if (CONNECTION_SPECIFIC.has(name) || (name.charCodeAt(0) === 0x3a /* : */ && name !== ':status')) continue;
+    out[name] = headers[name];
+  }
+  if (requestId !== undefined) out['x-request-id'] = requestId;
+  return out;
+}
+
+/** The numeric `grpc-status` of a HEADERS frame, if it carries one. */
+export function grpcStatusOf(headers: IncomingHttpHeaders | undefined): number | undefined {
+  const value = headers?.['grpc-status'];
+  if (typeof value !== 'string') return undefined;
+  const status = Number(value);
+  return Number.isInteger(status) ? status : undefined;
+}
