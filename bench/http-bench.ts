@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { join } from 'node:path';
+import { cpuSeconds } from './cpu-time';
 import { GatehouseBench, PROTECTED_HOST, PUBLIC_HOST } from './gatehouse-setup';
 import { placement, readyPort, startNode, type Child, type Placement } from './processes';
 import { formatMs, formatRatio, formatRps, formatTable, median } from './table';
@@ -21,6 +22,8 @@ export type RowId = 'direct' | 'naive' | 'public' | 'protected' | 'malformed' | 
 
 interface Target {
   readonly port: number;
+  /** The process under measurement (the upstream itself for the direct row). */
+  readonly pid: number;
   readonly headers: readonly string[];
   /** The status every response must have. */
   readonly status: number;
@@ -41,11 +44,17 @@ const ROWS: readonly RowSpec[] = [
   { id: 'public-info', name: 'gatehouse public, info log', note: 'default log level: a JSON line per request' },
 ];
 
+/** One wrk run plus the CPU the measured process spent per request meanwhile. */
+export interface Measurement extends WrkResult {
+  readonly cpuUsPerRequest: number;
+}
+
 export interface RowResult {
   readonly spec: RowSpec;
-  readonly rounds: WrkResult[];
+  readonly rounds: Measurement[];
   readonly rps: number;
   readonly p99ms: number;
+  readonly cpuUsPerRequest: number;
   /** Anything that makes the row suspect: wrong statuses, socket errors. */
   readonly problems: string[];
 }
@@ -69,6 +78,8 @@ export interface RatioResult {
   readonly spec: RatioSpec;
   readonly perRound: number[];
   readonly median: number;
+  /** The same ratio read from CPU time per request (den's cost over num's), which background load barely moves. */
+  readonly cpuMedian: number;
 }
 
 export interface HttpBenchResult {
@@ -99,45 +110,48 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
     const specs = ROWS.filter((r) => !options.only || options.only.includes(r.id));
     const wanted = new Set(specs.map((s) => s.id));
     const targets = new Map<RowId, Target>();
-    targets.set('direct', { port: upstreamPort, headers: [], status: 200 });
+    targets.set('direct', { port: upstreamPort, pid: upstream.pid, headers: [], status: 200 });
 
     if (wanted.has('naive')) {
       const naive = startNode({ cpu: where.proxyCpu, args: [join(__dirname, 'naive-proxy.js'), `http://127.0.0.1:${upstreamPort}`] });
       children.push(naive);
-      targets.set('naive', { port: await readyPort(naive), headers: [], status: 200 });
+      targets.set('naive', { port: await readyPort(naive), pid: naive.pid, headers: [], status: 200 });
     }
     const warn = await gatehouse.writeConfig('gatehouse-warn', 'warn');
     const secret = gatehouse.mintToken(warn.file);
     const malformed = secret.slice(0, -1) + (secret.endsWith('0') ? '1' : '0');
     if (['public', 'protected', 'malformed'].some((id) => wanted.has(id as RowId))) {
       const gw = await gatehouse.start(warn.file, warn.port, 'warn', where.proxyCpu, options.gatewayNodeArgs);
-      targets.set('public', { port: gw.port, headers: [`Host: ${PUBLIC_HOST}`], status: 200 });
-      targets.set('protected', { port: gw.port, headers: [`Host: ${PROTECTED_HOST}`, `Authorization: Bearer ${secret}`], status: 200 });
-      targets.set('malformed', { port: gw.port, headers: [`Host: ${PROTECTED_HOST}`, `Authorization: Bearer ${malformed}`], status: 401 });
+      const pid = gw.child.pid;
+      targets.set('public', { port: gw.port, pid, headers: [`Host: ${PUBLIC_HOST}`], status: 200 });
+      targets.set('protected', { port: gw.port, pid, headers: [`Host: ${PROTECTED_HOST}`, `Authorization: Bearer ${secret}`], status: 200 });
+      targets.set('malformed', { port: gw.port, pid, headers: [`Host: ${PROTECTED_HOST}`, `Authorization: Bearer ${malformed}`], status: 401 });
     }
     if (wanted.has('public-info')) {
       const info = await gatehouse.writeConfig('gatehouse-info', 'info');
       const gw = await gatehouse.start(info.file, info.port, 'info', where.proxyCpu, options.gatewayNodeArgs);
-      targets.set('public-info', { port: gw.port, headers: [`Host: ${PUBLIC_HOST}`], status: 200 });
+      targets.set('public-info', { port: gw.port, pid: gw.child.pid, headers: [`Host: ${PUBLIC_HOST}`], status: 200 });
     }
 
     for (const spec of specs) await checkOnce(spec, targets.get(spec.id) as Target);
 
-    const measure = (spec: RowSpec, seconds: number): Promise<WrkResult> => {
+    const measure = async (spec: RowSpec, seconds: number): Promise<Measurement> => {
       const target = targets.get(spec.id) as Target;
-      return runWrk({ url: `http://127.0.0.1:${target.port}/`, seconds, connections: options.connections, headers: target.headers, cpu: where.loadCpu });
+      const before = cpuSeconds(target.pid);
+      const result = await runWrk({ url: `http://127.0.0.1:${target.port}/`, seconds, connections: options.connections, headers: target.headers, cpu: where.loadCpu });
+      return { ...result, cpuUsPerRequest: ((cpuSeconds(target.pid) - before) * 1e6) / result.requests };
     };
     if (options.warmupSeconds > 0) {
       options.log(`warm-up: ${options.warmupSeconds} s per row`);
       for (const spec of specs) await measure(spec, options.warmupSeconds);
     }
-    const results = new Map<RowId, WrkResult[]>(specs.map((s) => [s.id, []]));
+    const results = new Map<RowId, Measurement[]>(specs.map((s) => [s.id, []]));
     for (let round = 1; round <= options.rounds; round++) {
       const parts: string[] = [];
       for (const spec of specs) {
         const result = await measure(spec, options.seconds);
         results.get(spec.id)?.push(result);
-        parts.push(`${spec.id} ${formatRps(result.rps)}`);
+        parts.push(`${spec.id} ${formatRps(result.rps)} (${result.cpuUsPerRequest.toFixed(0)} µs cpu/req)`);
       }
       options.log(`round ${round}/${options.rounds}: ${parts.join(', ')}`);
     }
@@ -147,7 +161,8 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
       const num = results.get(spec.num) ?? [];
       const den = results.get(spec.den) ?? [];
       const perRound = num.map((n, i) => n.rps / den[i].rps);
-      return { spec, perRound, median: median(perRound) };
+      const cpuPerRound = num.map((n, i) => den[i].cpuUsPerRequest / n.cpuUsPerRequest);
+      return { spec, perRound, median: median(perRound), cpuMedian: median(cpuPerRound) };
     });
     return { placement: where, options, rows, ratios };
   } finally {
@@ -156,7 +171,7 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
   }
 }
 
-function rowResult(spec: RowSpec, rounds: WrkResult[], target: Target): RowResult {
+function rowResult(spec: RowSpec, rounds: Measurement[], target: Target): RowResult {
   const problems: string[] = [];
   const requests = rounds.reduce((sum, r) => sum + r.requests, 0);
   const non2xx = rounds.reduce((sum, r) => sum + r.non2xx, 0);
@@ -164,7 +179,12 @@ function rowResult(spec: RowSpec, rounds: WrkResult[], target: Target): RowResul
   if (target.status < 300 && non2xx > 0) problems.push(`${non2xx} non-2xx responses`);
   if (target.status >= 300 && non2xx < requests) problems.push(`${requests - non2xx} responses were not refusals`);
   if (socketErrors > 0) problems.push(`${socketErrors} socket errors`);
-  return { spec, rounds, rps: median(rounds.map((r) => r.rps)), p99ms: median(rounds.map((r) => r.p99ms)), problems };
+  return {
+    spec, rounds, problems,
+    rps: median(rounds.map((r) => r.rps)),
+    p99ms: median(rounds.map((r) => r.p99ms)),
+    cpuUsPerRequest: median(rounds.map((r) => r.cpuUsPerRequest)),
+  };
 }
 
 /** One request per row before measuring, so a misconfigured row fails loudly instead of measuring errors. */
@@ -196,24 +216,27 @@ export function formatHttpReport(result: HttpBenchResult): string {
     r.spec.name,
     formatRps(r.rps),
     formatMs(r.p99ms),
+    Number.isNaN(r.cpuUsPerRequest) ? '-' : r.cpuUsPerRequest.toFixed(1),
     naive === undefined ? '-' : formatRatio(r.rps / naive),
     pub === undefined ? '-' : formatRatio(r.rps / pub),
     [r.spec.note, ...r.problems].join('; '),
   ]);
   const ratios = result.ratios.map((r) => {
     const pass = r.spec.target === undefined ? '' : r.median >= r.spec.target ? 'ok' : 'MISSED';
-    return [r.spec.name, r.perRound.map((x) => x.toFixed(2)).join(' '), formatRatio(r.median), r.spec.target === undefined ? '' : `>= ${r.spec.target}`, pass];
+    const byCpu = r.spec.den === 'direct' || Number.isNaN(r.cpuMedian) ? '-' : formatRatio(r.cpuMedian);
+    return [r.spec.name, r.perRound.map((x) => x.toFixed(2)).join(' '), formatRatio(r.median), r.spec.target === undefined ? '' : `>= ${r.spec.target}`, pass, byCpu];
   });
   const pinning = where.pinned
     ? `gateway / naive proxy pinned to CPU ${where.proxyCpu}; wrk and upstream to CPU ${where.loadCpu}`
     : 'not pinned (no taskset or a single CPU)';
   return [
     `HTTP: ${options.rounds} rounds x ${options.seconds} s per row, wrk -t1 -c${options.connections}, ${pinning}`,
-    '(req/s and p99 are medians over rounds; ratio columns are row / naive and row / public of those medians)',
+    '(medians over rounds; "cpu µs/req": CPU time of the measured process per request — the upstream for the direct row;',
+    ' "x naive" / "x public": req/s of the row over req/s of those rows)',
     '',
-    formatTable(['row', 'req/s', 'p99', 'x naive', 'x public', 'note'], rows),
+    formatTable(['row', 'req/s', 'p99', 'cpu µs/req', 'x naive', 'x public', 'note'], rows),
     '',
-    'medians of per-round ratios',
-    formatTable(['ratio', 'per round', 'median', 'target', ''], ratios),
+    'medians of per-round req/s ratios ("by cpu": the same ratio from CPU µs per request, for comparison)',
+    formatTable(['ratio', 'per round', 'median', 'target', '', 'by cpu'], ratios),
   ].join('\n');
 }

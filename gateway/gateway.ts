@@ -72,6 +72,8 @@ export class Gateway {
     try {
       await gateway.listen();
     } catch (err) {
+      // Listeners bound before the one that failed must let go of their ports, or the process never exits.
+      for (const { listener } of gateway.listeners) void listener.stopAccepting();
       await gateway.close();
       throw err;
     }
@@ -96,8 +98,12 @@ export class Gateway {
         await listener.listen();
       }
     }
+    const admin = adminHandler(runtime, {
+      refreshDeployments: () => this.refreshDeployments(),
+      markUsed: (tokenId, now) => this.lastUsed.mark(tokenId, now),
+    });
     for (const lc of config.listeners.admin) {
-      const listener = new Listener(lc, { request: adminHandler(runtime) }, { http2: false });
+      const listener = new Listener(lc, { request: admin }, { http2: false });
       this.listeners.push({ kind: 'admin', listener });
       await listener.listen();
     }
@@ -164,7 +170,10 @@ export class Gateway {
   private async close(): Promise<void> {
     for (const { listener } of this.listeners) listener.destroyAll();
     await this.lastUsed.close();
-    for (const route of this.runtime.routes.routes()) route.upstreams.destroy();
+    for (const route of this.runtime.routes.routes()) {
+      route.upstreams.destroy();
+      route.grpcUpstreams?.destroy();
+    }
     await this.runtime.store.close();
     this.runtime.log.flush?.();
   }

@@ -31,6 +31,8 @@ export interface RequestLogLine {
   deployment: string | undefined;
   reason: string;
   status: number;
+  /** gRPC calls: the method (`:path`) and the final grpc-status the client got. */
+  grpc_method?: string;
   grpc_status?: number;
   duration_ms: number;
   token_id: string | undefined;

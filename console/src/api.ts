@@ -27,8 +27,10 @@ export interface DeploymentView {
   readonly access: AccessType;
   readonly protocol: 'http' | 'grpc';
   readonly upstreams: readonly string[];
-  readonly hosts?: readonly string[];
-  readonly config_managed?: boolean;
+  readonly hosts: readonly string[];
+  /** `<name>.<organization>.<domain>`. */
+  readonly default_host: string;
+  readonly config_managed: boolean;
 }
 
 export interface NewToken {
@@ -40,9 +42,9 @@ export interface NewToken {
 }
 
 /**
- * A refusal from the API. `field` is the field its message names
- * (`"user.deployments[0]: unknown Deployment"` → `user.deployments[0]`), so a
- * form can show the message next to that control.
+ * A refusal from the API. `field` is the field at fault — the body's `field`,
+ * else the one its message starts with (`"user.deployments[0]: unknown
+ * Deployment"` → `user.deployments[0]`) — so a form can show it in place.
  */
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly field: string | null) {
@@ -104,9 +106,8 @@ export class Api {
       parsed = null;
     }
     if (res.ok) return parsed as T;
-    const { error, message } = (parsed ?? {}) as { error?: string; message?: string };
+    const { error, message, field } = (parsed ?? {}) as { error?: string; message?: string; field?: string };
     const shown = message ?? `The admin API answered ${res.status}.`;
-    const field = FIELD.exec(shown);
-    throw new ApiError(res.status, error ?? `http_${res.status}`, shown, field ? field[1] : null);
+    throw new ApiError(res.status, error ?? `http_${res.status}`, shown, field ?? FIELD.exec(shown)?.[1] ?? null);
   }
 }

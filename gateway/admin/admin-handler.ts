@@ -1,10 +1,25 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Runtime } from '../runtime';
+import { apiHandler } from './api-router';
+import { consoleHandler } from './console/console-handler';
+import type { AdminHooks } from './api-types';
+import { sendJson } from './http-io';
 
-/** The admin listener: health, readiness, metrics, the admin API and the console. */
-export function adminHandler(runtime: Runtime) {
+export { sendJson };
+export type { AdminHooks };
+
+/**
+ * The admin listener: `/healthz`, `/readyz` and `/metrics` (no token; the
+ * admin listener is not public), the admin API under `/v1/`, the console
+ * under `/console`. Deployment traffic is never served here.
+ */
+export function adminHandler(runtime: Runtime, hooks: AdminHooks) {
+  const api = apiHandler(runtime, hooks);
+  const console = consoleHandler(runtime);
   return function onAdminRequest(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?', 1)[0];
+    if (path.startsWith('/v1/')) return api(req, res, path);
+    if (path === '/console' || path.startsWith('/console/')) return console(req, res);
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
       runtime.store.ping().then(
@@ -22,10 +37,4 @@ export function adminHandler(runtime: Runtime) {
     }
     sendJson(res, 404, { error: 'not_found', message: 'no such endpoint' });
   };
-}
-
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
-  res.end(text);
 }

@@ -32,7 +32,7 @@ export class ApiAuthenticator {
   }
 
   /** The hasher for the running config's pepper, rebuilt only when a reload changed it. */
-  private hasher(): TokenHasher {
+  hasher(): TokenHasher {
     const pepper = this.runtime.config.tokens.pepper;
     if (pepper !== this.pepper) {
       this.pepper = pepper;

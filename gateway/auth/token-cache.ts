@@ -50,12 +50,15 @@ export class TokenCache {
     this.observer.miss();
     const pending = this.inflight.get(hash);
     if (pending) return pending;
-    const fetch = this.fetch(hash, entry);
-    this.inflight.set(hash, fetch);
-    return fetch;
+    // `evict` unregisters the read: a record read before a revocation must not be cached after it.
+    const read: Promise<Entry> = this.fetch(hash, entry, () => this.inflight.get(hash) === read).finally(() => {
+      if (this.inflight.get(hash) === read) this.inflight.delete(hash);
+    });
+    this.inflight.set(hash, read);
+    return read;
   }
 
-  private async fetch(hash: string, previous: Entry | undefined): Promise<Entry> {
+  private async fetch(hash: string, previous: Entry | undefined, stillCurrent: () => boolean): Promise<Entry> {
     try {
       const record = await this.store.findTokenByHash(hash);
       const now = Date.now();
@@ -65,7 +68,7 @@ export class TokenCache {
         freshUntil: now + (record ? this.settings.ttl : this.settings.negativeTtl),
         expiresAtMs: record?.expiresAt ? Date.parse(record.expiresAt) : Infinity,
       };
-      this.lru.set(hash, entry);
+      if (stillCurrent()) this.lru.set(hash, entry);
       return entry;
     } catch (err) {
       this.observer.storeError();
@@ -74,19 +77,19 @@ export class TokenCache {
         return previous;
       }
       throw new GatehouseError('store_unavailable', { cause: err, retryAfter: 5 });
-    } finally {
-      this.inflight.delete(hash);
     }
   }
 
-  /** Forgets one token (it changed or was revoked somewhere). */
+  /** Forgets one token (it changed or was revoked somewhere), including a read of it in flight. */
   evict(hash: string): void {
     this.lru.delete(hash);
+    this.inflight.delete(hash);
   }
 
   /** Forgets everything (changes may have been missed). */
   clear(): void {
     this.lru.clear();
+    this.inflight.clear();
   }
 
   /** Applies new settings from a reloaded config; a size change starts an empty cache. */

@@ -1,13 +1,19 @@
 import { CommandError, UsageError } from './args';
-import { serve } from './serve';
-import { tokenCommand } from './token-commands';
 
 const HELP = `Usage: gatehouse <command> [flags]
 
 Commands:
   serve [--config FILE]       run the gateway (default config/gatehouse.yaml)
+  login --api-token TOKEN --endpoint URL
+                              check a developer token and make it the current context
+  current-context             print the current context as JSON
   token create|list|delete    manage API tokens
+  deployment list|get|apply|delete
+                              manage Deployments
   help                        show this help
+
+Token and deployment commands act on the admin API of the current context,
+or with --config FILE on that config's store directly.
 
 Run 'gatehouse <command> --help' for a command's flags.
 Exit status: 0 ok, 1 refused or failed, 2 usage error.
@@ -18,8 +24,12 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
-      case 'serve': return await serve(rest);
-      case 'token': return await tokenCommand(rest);
+      // Each command's modules load on demand: a CLI call starts without the gateway's (or the stores') code.
+      case 'serve': return await (await import('./serve')).serve(rest);
+      case 'login': return await (await import('./login-commands')).login(rest);
+      case 'current-context': return await (await import('./login-commands')).printCurrentContext(rest);
+      case 'token': return await (await import('./token-commands')).tokenCommand(rest);
+      case 'deployment': return await (await import('./deployment-commands')).deploymentCommand(rest);
       case 'help': case '--help': case '-h':
         process.stdout.write(HELP);
         return 0;

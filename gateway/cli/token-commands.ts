@@ -23,7 +23,7 @@ export async function tokenCommand(argv: string[]): Promise<number> {
     case 'list': return list(rest);
     case 'delete': return remove(rest);
     case undefined: case '--help': case '-h': case 'help':
-      process.stdout.write(TOKEN_HELP);
+      (sub === undefined ? process.stderr : process.stdout).write(TOKEN_HELP);
       return sub === undefined ? 2 : 0;
     default:
       throw new UsageError(`unknown token command "${sub}" (expected create, list or delete)`);
@@ -43,6 +43,9 @@ async function create(argv: string[]): Promise<number> {
   });
   if (values.help) return help();
   const name = required(values.name, '--name');
+  if (values.owner !== undefined && values.config === undefined) {
+    throw new UsageError('--owner applies only with --config: a token made through the admin API belongs to the caller');
+  }
   let expiresAt: string | undefined;
   if (values['expires-in'] !== undefined) {
     const ms = parseDuration(values['expires-in']);

@@ -36,6 +36,7 @@ class Reader {
   }
 
   string(value: unknown, path: string): string {
+    if (value === undefined || value === null) throw new ConfigError(path, 'is required');
     if (typeof value === 'number') value = String(value);
     if (typeof value !== 'string') throw new ConfigError(path, 'must be a string');
     return this.env ? expandEnv(value, this.env, path) : value;
@@ -75,6 +76,7 @@ class Reader {
   }
 
   list(value: unknown, path: string): unknown[] {
+    if (value === undefined || value === null) throw new ConfigError(path, 'is required');
     if (!Array.isArray(value)) throw new ConfigError(path, 'must be a list');
     return value;
   }

@@ -1,11 +1,99 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { Allowed, type Decision } from '../auth/decide';
+import { GatehouseError, isGatehouseError, REFUSALS } from '../errors';
+import { requestIdFrom } from '../http/request-id';
+import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
-import { GatehouseError } from '../errors';
+import { forwardCall } from './grpc-forward';
+import { grpcRequestHeaders } from './grpc-headers';
+import { refuseCall } from './grpc-reply';
 
-/** Placeholder until the gRPC forwarder lands: refuses every call with a trailers-only UNIMPLEMENTED. */
-export function grpcHandler(_runtime: Runtime, _listener: 'external' | 'internal', _secure: boolean) {
-  return function onCall(stream: ServerHttp2Stream, _headers: IncomingHttpHeaders): void {
-    const err = new GatehouseError('wrong_protocol');
-    stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(err.grpcStatus), 'grpc-message': encodeURIComponent(err.message) }, { endStream: true });
+type DataListener = 'external' | 'internal';
+export type GrpcCallHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
+
+function ignore(): void {}
+
+/**
+ * The gRPC face of the pipeline, on the same HTTP/2 listeners as HTTP:
+ * route by `:authority` → the shared decision → forward over a pooled
+ * upstream session. Refusals are trailers-only gRPC answers.
+ */
+export function grpcHandler(runtime: Runtime, listener: DataListener, secure: boolean): GrpcCallHandler {
+  return function onCall(stream, headers) {
+    const startedAt = performance.now();
+    // A client's RST_STREAM surfaces as a stream error; the 'close' that follows is what the forwarder acts on.
+    stream.on('error', ignore);
+    const requestId = requestIdFrom(headers['x-request-id']);
+    const authority = headers[':authority'] ?? headers.host;
+    const route = runtime.routes.lookup(authority);
+    const path = headers[':path'] ?? '';
+    const line: RequestLogLine = {
+      request_id: requestId, listener, protocol: 'grpc', method: headers[':method'] ?? 'POST', path, grpc_method: path,
+      deployment: route?.name, reason: 'pending', status: 0, duration_ms: 0, token_id: undefined,
+      client: stream.session?.socket?.remoteAddress ?? '',
+    };
+    if (runtime.draining) {
+      return refuse(runtime, stream, line, new GatehouseError('shutting_down', { retryAfter: 1 }), startedAt);
+    }
+    const decision = runtime.decider.decide({
+      listener, route, protocol: 'grpc', authorization: headers.authorization, clientAddress: line.client,
+    });
+    const go = (d: Decision): void => proceed(runtime, stream, headers, line, d, startedAt, secure, authority ?? '');
+    if (decision instanceof Promise) {
+      decision.then(go, (err: unknown) => go(isGatehouseError(err) ? err : new GatehouseError('internal', { cause: err })));
+    } else {
+      go(decision);
+    }
   };
+}
+
+function proceed(
+  runtime: Runtime, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, line: RequestLogLine,
+  decision: Decision, startedAt: number, secure: boolean, authority: string,
+): void {
+  if (!(decision instanceof Allowed)) return refuse(runtime, stream, line, decision, startedAt);
+  if (stream.destroyed) return record(runtime, line, 0, 1, 'client_aborted', startedAt);
+  // The decision may have waited on the store: use the routes as they are now.
+  const route = runtime.routes.get(line.deployment as string);
+  const upstreams = route?.grpcUpstreams;
+  if (route === undefined || upstreams === undefined) {
+    return refuse(runtime, stream, line, route === undefined ? REFUSALS.notFound : REFUSALS.wrongProtocol, startedAt);
+  }
+  line.reason = decision.reason;
+  line.token_id = decision.token?.id;
+  const upstreamHeaders = grpcRequestHeaders(headers, {
+    peerAddress: line.client,
+    trustedPeer: runtime.isTrustedProxy(line.client),
+    proto: secure ? 'https' : 'http',
+    host: authority,
+    requestId: line.request_id,
+    tokenId: line.token_id,
+    keepAuthorization: route.spec.forwardAuthorization,
+  });
+  runtime.inflight++;
+  forwardCall({
+    client: stream,
+    headers: upstreamHeaders,
+    upstreams,
+    responseTimeout: route.timeouts.response,
+    requestId: line.request_id,
+    done: (result) => {
+      runtime.inflight--;
+      if (result.error !== undefined) runtime.log.warn({ request_id: line.request_id, err: result.error }, 'upstream call failed: %s', result.outcome);
+      record(runtime, line, result.status, result.grpcStatus, result.outcome === 'ok' ? line.reason : result.outcome, startedAt);
+    },
+  });
+}
+
+function refuse(runtime: Runtime, stream: ServerHttp2Stream, line: RequestLogLine, err: GatehouseError, startedAt: number): void {
+  const grpcStatus = refuseCall(stream, err, line.request_id);
+  if (err.cause !== undefined) runtime.log.error({ request_id: line.request_id, err: err.cause }, 'refused: %s', err.code);
+  record(runtime, line, stream.headersSent ? 200 : 0, grpcStatus, err.code, startedAt);
+}
+
+function record(runtime: Runtime, line: RequestLogLine, status: number, grpcStatus: number | undefined, reason: string, startedAt: number): void {
+  line.reason = reason;
+  line.status = status;
+  line.grpc_status = grpcStatus;
+  runtime.record(line, startedAt);
 }

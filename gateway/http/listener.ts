@@ -5,6 +5,7 @@ import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { ListenerConfig } from '../config/schema';
+import { isWebSocketUpgrade, replayWithoutUpgrade } from './declined-upgrade';
 
 /** What a listener does with each protocol it speaks. */
 export interface ListenerHandlers {
@@ -38,11 +39,19 @@ export class Listener {
   constructor(config: ListenerConfig, handlers: ListenerHandlers, options: ListenerOptions) {
     this.config = config;
     this.h1 = http.createServer({ maxHeaderSize: options.maxHeaderSize, requireHostHeader: true, keepAliveTimeout: 65_000, requestTimeout: 0 }, handlers.request);
-    if (handlers.upgrade) this.h1.on('upgrade', handlers.upgrade);
+    const onUpgrade = handlers.upgrade;
+    if (onUpgrade) {
+      this.h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (isWebSocketUpgrade(req)) onUpgrade(req, socket, head);
+        else this.h1.emit('connection', replayWithoutUpgrade(req, socket, head));
+      });
+    }
     // A malformed request (smuggling shapes, oversized headers) gets a 4xx from Node's parser, never reaches a handler.
     this.h1.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-      if (!socket.writable) return socket.destroy();
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      // Node's own test: a response already under way must not get a second status line in its middle.
+      const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
+      if (!socket.writable || inFlight?.headersSent) return socket.destroy();
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
       socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     });
 
@@ -70,6 +79,9 @@ export class Listener {
       this.front = net.createServer(dispatch);
     }
     this.front.on('connection', (socket: Socket) => {
+      // http.Server would do this for sockets it accepts itself; without it, Nagle holds back small
+      // frames (h2 WINDOW_UPDATEs, SSE events) behind unacknowledged data, and full-duplex h2 crawls.
+      socket.setNoDelay(true);
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });

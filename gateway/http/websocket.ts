@@ -34,10 +34,8 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
       deployment: route?.name, reason: 'pending', status: 0, duration_ms: 0, token_id: undefined, client: req.socket.remoteAddress ?? '',
     };
     socket.on('error', () => socket.destroy());
-    const isWebSocket = (req.headers.upgrade ?? '').toLowerCase() === 'websocket';
-    const decision = isWebSocket
-      ? runtime.decider.decide({ listener, route, protocol: 'http', authorization: req.headers.authorization, clientAddress: line.client })
-      : new GatehouseError('bad_request', { message: 'only WebSocket upgrades are supported' });
+    // The listener hands over WebSocket handshakes only; other upgrade offers are served as plain requests.
+    const decision = runtime.decider.decide({ listener, route, protocol: 'http', authorization: req.headers.authorization, clientAddress: line.client });
     const go = (d: Decision): void => {
       if (!(d instanceof Allowed)) {
         const { status, headers, body } = refusalResponse(d, requestId, runtime.challenges);

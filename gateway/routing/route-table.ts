@@ -1,4 +1,5 @@
 import type { DeploymentSpec, GatehouseConfig, Timeouts } from '../config/schema';
+import { GrpcUpstreamSet } from '../grpc/grpc-upstream-set';
 import { UpstreamSet } from './upstream-set';
 
 /** A Deployment with everything per-request code needs, built once at load. */
@@ -9,6 +10,8 @@ export interface Route {
   readonly timeouts: Timeouts;
   /** HTTP upstreams (undici pools); gRPC Deployments use `grpcUpstreams` built by the gRPC forwarder. */
   readonly upstreams: UpstreamSet;
+  /** gRPC upstreams (one pooled HTTP/2 session each); only for `protocol: grpc` Deployments. */
+  readonly grpcUpstreams: GrpcUpstreamSet | undefined;
 }
 
 /** host (lower-case, no port) -> Route; rebuilt on reload and on Deployment changes. */
@@ -21,8 +24,9 @@ export class RouteTable {
     const add = (spec: DeploymentSpec, configManaged: boolean): void => {
       if (this.byName.has(spec.name)) return;
       const timeouts = { ...config.timeouts, ...spec.timeouts };
-      const reused = previous?.reusableUpstreams(spec, timeouts);
-      const route: Route = { spec, name: spec.name, configManaged, timeouts, upstreams: reused ?? new UpstreamSet(spec.upstreams, timeouts) };
+      const reused = previous?.reusableRoute(spec, timeouts);
+      const grpcUpstreams = spec.protocol === 'grpc' ? reused?.grpcUpstreams ?? new GrpcUpstreamSet(spec.upstreams, timeouts) : undefined;
+      const route: Route = { spec, name: spec.name, configManaged, timeouts, upstreams: reused?.upstreams ?? new UpstreamSet(spec.upstreams, timeouts), grpcUpstreams };
       this.byName.set(spec.name, route);
       for (const host of [spec.name + suffix, ...spec.hosts]) {
         if (!this.byHost.has(host)) this.byHost.set(host, route);
@@ -56,20 +60,26 @@ export class RouteTable {
     return this.byName.values();
   }
 
-  /** Keeps a Deployment's pools (and their warm connections) when its upstreams and timeouts did not change. */
-  private reusableUpstreams(spec: DeploymentSpec, timeouts: Timeouts): UpstreamSet | undefined {
+  /** The old route whose pools (and warm connections) can be kept: its upstreams and timeouts did not change. */
+  private reusableRoute(spec: DeploymentSpec, timeouts: Timeouts): Route | undefined {
     const old = this.byName.get(spec.name);
     if (!old) return undefined;
     const same = old.upstreams.origins.length === spec.upstreams.length
       && old.upstreams.origins.every((o, i) => o === spec.upstreams[i])
       && old.timeouts.connect === timeouts.connect && old.timeouts.response === timeouts.response && old.timeouts.idle === timeouts.idle;
-    return same ? old.upstreams : undefined;
+    return same ? old : undefined;
   }
 
   /** Closes the pools the next table no longer uses. */
   retire(next: RouteTable): void {
-    const kept = new Set<UpstreamSet>();
-    for (const route of next.routes()) kept.add(route.upstreams);
-    for (const route of this.routes()) if (!kept.has(route.upstreams)) void route.upstreams.close();
+    const kept = new Set<UpstreamSet | GrpcUpstreamSet>();
+    for (const route of next.routes()) {
+      kept.add(route.upstreams);
+      if (route.grpcUpstreams) kept.add(route.grpcUpstreams);
+    }
+    for (const route of this.routes()) {
+      if (!kept.has(route.upstreams)) void route.upstreams.close();
+      if (route.grpcUpstreams && !kept.has(route.grpcUpstreams)) route.grpcUpstreams.close();
+    }
   }
 }

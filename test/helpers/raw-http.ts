@@ -37,10 +37,22 @@ export function rawRequest(port: number, bytes: string | Buffer, waitMs = 2_000)
   });
 }
 
-/** The body of a raw HTTP/1.1 response with Content-Length (the part after the blank line). */
+/** The body of the last response in a raw reply, de-chunked when it was sent chunked. */
 export function rawBody(reply: RawReply): string {
-  const at = reply.text.lastIndexOf('\r\n\r\n');
-  return at === -1 ? '' : reply.text.slice(at + 4);
+  const start = reply.text.lastIndexOf('HTTP/1.1 ');
+  const at = reply.text.indexOf('\r\n\r\n', start);
+  if (at === -1) return '';
+  const head = reply.text.slice(start, at);
+  let rest = reply.text.slice(at + 4);
+  if (!/\r\ntransfer-encoding: chunked/i.test(head)) return rest;
+  let body = '';
+  for (;;) {
+    const eol = rest.indexOf('\r\n');
+    const size = parseInt(rest.slice(0, eol), 16);
+    if (eol === -1 || !(size > 0)) return body;
+    body += rest.slice(eol + 2, eol + 2 + size);
+    rest = rest.slice(eol + 4 + size);
+  }
 }
 
 export interface H2Reply {

@@ -1,0 +1,50 @@
+import type { DeploymentJson } from '../admin/deployment-service';
+import { ApiClient } from './api-client';
+import type { Backend, DeploymentFields, NewToken, TokenJson } from './backend';
+
+const segment = encodeURIComponent;
+
+/** Acts through the admin API of a logged-in context, as its developer token. */
+export class ApiBackend implements Backend {
+  private readonly client: ApiClient;
+
+  constructor(endpoint: string, token: string) {
+    this.client = new ApiClient(endpoint, token);
+  }
+
+  createToken(request: NewToken): Promise<{ token: TokenJson; secret: string }> {
+    const { name, description, user, developer, expires_at } = request;
+    return this.client.call('POST', '/v1/tokens', { name, description, user, developer, expires_at });
+  }
+
+  async listTokens(): Promise<TokenJson[]> {
+    return (await this.client.call<{ tokens: TokenJson[] }>('GET', '/v1/tokens')).tokens;
+  }
+
+  async deleteToken(id: string): Promise<boolean> {
+    return (await this.client.maybe('DELETE', `/v1/tokens/${segment(id)}`)) !== null;
+  }
+
+  async listDeployments(): Promise<DeploymentJson[]> {
+    return (await this.client.call<{ deployments: DeploymentJson[] }>('GET', '/v1/deployments')).deployments;
+  }
+
+  async getDeployment(name: string): Promise<DeploymentJson | null> {
+    return (await this.client.maybe<{ deployment: DeploymentJson }>('GET', `/v1/deployments/${segment(name)}`))?.deployment ?? null;
+  }
+
+  async applyDeployment(name: string, fields: DeploymentFields): Promise<{ deployment: DeploymentJson; created: boolean }> {
+    const path = `/v1/deployments/${segment(name)}`;
+    const created = (await this.client.maybe('GET', path)) === null;
+    const answer = await this.client.call<{ deployment: DeploymentJson }>(created ? 'PUT' : 'PATCH', path, fields);
+    return { deployment: answer.deployment, created };
+  }
+
+  async deleteDeployment(name: string): Promise<boolean> {
+    return (await this.client.maybe('DELETE', `/v1/deployments/${segment(name)}`)) !== null;
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+}

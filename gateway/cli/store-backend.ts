@@ -1,0 +1,102 @@
+import { userInfo } from 'node:os';
+import { deploymentFromBody, deploymentView, patchDeployment, type DeploymentJson } from '../admin/deployment-service';
+import { createToken, tokenView } from '../auth/token-service';
+import { tokenHasher } from '../auth/token-hash';
+import { ConfigError } from '../config/env';
+import { loadConfig } from '../config/load';
+import type { DeploymentSpec, GatehouseConfig } from '../config/schema';
+import { isGatehouseError } from '../errors';
+import { openStore } from '../store/open-store';
+import type { Store } from '../store/types';
+import { CommandError } from './args';
+import type { Backend, DeploymentFields, NewToken, TokenJson } from './backend';
+
+/** Validation errors become CommandErrors (exit 1) with the message naming the field. */
+async function refusing<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (isGatehouseError(err)) throw new CommandError(err.message);
+    throw err;
+  }
+}
+
+/**
+ * Acts on a config's store directly: how an operator mints the first
+ * developer token. Safe while gateways run on the same store; they hear of
+ * every change through the store's events.
+ */
+class StoreBackend implements Backend {
+  private readonly hostSuffix: string;
+
+  constructor(private readonly store: Store, private readonly config: GatehouseConfig) {
+    this.hostSuffix = `.${config.organization}.${config.domain}`;
+  }
+
+  async createToken(request: NewToken): Promise<{ token: TokenJson; secret: string }> {
+    const known = new Set(this.config.deployments.map((d) => d.name));
+    for (const d of await this.store.listDeployments()) known.add(d.name);
+    return refusing(async () => {
+      const { token, secret } = await createToken(this.store, tokenHasher(this.config.tokens.pepper), {
+        ...request,
+        owner: request.owner ?? process.env.USER ?? userInfo().username,
+      }, known);
+      return { token: tokenView(token), secret };
+    });
+  }
+
+  async listTokens(): Promise<TokenJson[]> {
+    return (await this.store.listTokens()).map(tokenView);
+  }
+
+  deleteToken(id: string): Promise<boolean> {
+    return this.store.deleteToken(id);
+  }
+
+  /** Config-managed ones first win a name clash, as in the gateway's route table. */
+  async listDeployments(): Promise<DeploymentJson[]> {
+    const configured = new Set(this.config.deployments.map((d) => d.name));
+    const views = this.config.deployments.map((d) => deploymentView(d, true, this.hostSuffix));
+    for (const d of await this.store.listDeployments()) if (!configured.has(d.name)) views.push(deploymentView(d, false, this.hostSuffix));
+    return views.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async getDeployment(name: string): Promise<DeploymentJson | null> {
+    return (await this.listDeployments()).find((d) => d.name === name) ?? null;
+  }
+
+  async applyDeployment(name: string, fields: DeploymentFields): Promise<{ deployment: DeploymentJson; created: boolean }> {
+    this.refuseConfigManaged(name);
+    const current = (await this.store.listDeployments()).find((d) => d.name === name);
+    const spec: DeploymentSpec = await refusing(async () => (current ? patchDeployment(current, fields) : deploymentFromBody(name, fields)));
+    await this.store.putDeployment(spec);
+    return { deployment: deploymentView(spec, false, this.hostSuffix), created: current === undefined };
+  }
+
+  async deleteDeployment(name: string): Promise<boolean> {
+    this.refuseConfigManaged(name);
+    return this.store.deleteDeployment(name);
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+
+  private refuseConfigManaged(name: string): void {
+    if (this.config.deployments.some((d) => d.name === name)) {
+      throw new CommandError(`Deployment "${name}" is managed by ${this.config.source}; change it there and reload the gateways (SIGHUP)`);
+    }
+  }
+}
+
+export async function storeBackend(configFile: string): Promise<Backend> {
+  let config;
+  try {
+    config = loadConfig(configFile);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CommandError(`invalid config ${configFile}: ${err.message}`);
+    throw err;
+  }
+  const store = await openStore(config.store);
+  return new StoreBackend(store, config);
+}

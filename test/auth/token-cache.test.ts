@@ -1,0 +1,153 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { TokenCache, type CacheEntry, type Lookup } from '../../gateway/auth/token-cache';
+import type { CacheConfig } from '../../gateway/config/schema';
+import { GatehouseError } from '../../gateway/errors';
+import { EmbeddedStore } from '../../gateway/store/embedded-store';
+import type { TokenRecord } from '../../gateway/store/types';
+import { tokenRecord } from '../store/store-contract';
+import { sleep } from './probes';
+
+/** A real embedded store that counts its token reads and can hold one in flight. */
+class CountingStore extends EmbeddedStore {
+  reads = 0;
+  /** When set, a read fetches its answer at once, then waits for this before returning it. */
+  hold: Promise<void> | undefined;
+
+  override async findTokenByHash(hash: string): Promise<TokenRecord | null> {
+    this.reads++;
+    const record = await super.findTokenByHash(hash);
+    if (this.hold) await this.hold;
+    return record;
+  }
+}
+
+function newStore(t: Test): CountingStore {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cache-'));
+  const store = new CountingStore(join(dir, 'store.db'));
+  t.teardown(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return store;
+}
+
+const SETTINGS: CacheConfig = { maxEntries: 1000, ttl: 300, negativeTtl: 150, staleIfError: 900 };
+
+async function settle(lookup: Lookup): Promise<CacheEntry> {
+  return lookup;
+}
+
+t.test('a fresh entry answers synchronously, without a store read, for ttl', async (t) => {
+  const store = newStore(t);
+  const record = tokenRecord();
+  await store.createToken(record);
+  const cache = new TokenCache(store, SETTINGS);
+
+  const first = cache.lookup(record.hash);
+  t.ok(first instanceof Promise, 'a miss goes to the store');
+  t.same((await first).record, record);
+  const second = cache.lookup(record.hash);
+  t.notOk(second instanceof Promise, 'a hit is answered synchronously');
+  t.same((second as CacheEntry).record, record);
+  t.equal(store.reads, 1);
+
+  await sleep(SETTINGS.ttl + 50);
+  const third = cache.lookup(record.hash);
+  t.ok(third instanceof Promise, 'past ttl the store is asked again');
+  await third;
+  t.equal(store.reads, 2);
+});
+
+t.test('a refused token is remembered for negativeTtl, then looked up again', async (t) => {
+  const store = newStore(t);
+  const record = tokenRecord();
+  const cache = new TokenCache(store, SETTINGS);
+
+  t.equal((await settle(cache.lookup(record.hash))).record, null, 'unknown');
+  await store.createToken(record);
+  const again = cache.lookup(record.hash);
+  t.notOk(again instanceof Promise, 'the negative entry answers');
+  t.equal((again as CacheEntry).record, null, 'still unknown inside negativeTtl');
+  t.equal(store.reads, 1);
+
+  await sleep(SETTINGS.negativeTtl + 50);
+  t.same((await settle(cache.lookup(record.hash))).record, record, 'found after negativeTtl');
+  t.equal(store.reads, 2);
+});
+
+t.test('while the store fails, entries serve until staleIfError after their fetch', async (t) => {
+  const store = newStore(t);
+  const record = tokenRecord();
+  await store.createToken(record);
+  const cache = new TokenCache(store, SETTINGS);
+  await cache.lookup(record.hash);
+  const fetchedAt = Date.now();
+  await store.close(); // every read now fails
+
+  await sleep(SETTINGS.ttl + 50);
+  t.same((await settle(cache.lookup(record.hash))).record, record, 'stale entry served past ttl');
+  await t.rejects(settle(cache.lookup(tokenRecord().hash)), { code: 'store_unavailable' }, 'a never-seen token cannot be told');
+
+  await sleep(fetchedAt + SETTINGS.staleIfError + 50 - Date.now());
+  const err = await settle(cache.lookup(record.hash)).then(() => null, (e: unknown) => e);
+  t.ok(err instanceof GatehouseError, 'past staleIfError it fails');
+  t.equal((err as GatehouseError).code, 'store_unavailable');
+  t.ok(((err as GatehouseError).retryAfter ?? 0) >= 1, 'with a Retry-After');
+});
+
+t.test('concurrent misses for one hash share one store read', async (t) => {
+  const store = newStore(t);
+  const record = tokenRecord();
+  await store.createToken(record);
+  const cache = new TokenCache(store, SETTINGS);
+  const lookups = Array.from({ length: 100 }, () => cache.lookup(record.hash));
+  const entries = await Promise.all(lookups.map(settle));
+  t.ok(entries.every((e) => e.record?.id === record.id));
+  t.equal(store.reads, 1);
+});
+
+t.test('a token revoked while its read is in flight is not cached', async (t) => {
+  const store = newStore(t);
+  const record = tokenRecord();
+  await store.createToken(record);
+  const cache = new TokenCache(store, { ...SETTINGS, ttl: 60_000 });
+
+  let release = (): void => {};
+  store.hold = new Promise((resolve) => { release = resolve; });
+  const inflight = cache.lookup(record.hash); // reads the record, then waits
+  await sleep(10);
+  await store.deleteToken(record.id);
+  cache.evict(record.hash); // what the revocation event does
+  store.hold = undefined;
+  release();
+  t.same((await settle(inflight)).record, record, 'the request that raced the revocation may pass');
+
+  const after = await settle(cache.lookup(record.hash));
+  t.equal(after.record, null, 'but the revoked token is not served from the cache afterwards');
+});
+
+t.test('at most maxEntries tokens are kept', async (t) => {
+  const store = newStore(t);
+  const cache = new TokenCache(store, { ...SETTINGS, maxEntries: 10 });
+  for (let i = 0; i < 50; i++) await cache.lookup(`unknown-${i}`);
+  t.equal(cache.size, 10);
+});
+
+t.test('reconfigure applies new lifetimes', async (t) => {
+  const store = newStore(t);
+  const record = tokenRecord();
+  await store.createToken(record);
+  const cache = new TokenCache(store, { ...SETTINGS, ttl: 60_000 });
+  await cache.lookup(record.hash);
+  cache.reconfigure({ ...SETTINGS, ttl: 50 });
+  await cache.lookup(record.hash); // still the old entry's lifetime: a hit
+  t.equal(store.reads, 1);
+  cache.clear();
+  await cache.lookup(record.hash);
+  await sleep(100);
+  t.ok(cache.lookup(record.hash) instanceof Promise, 'an entry fetched after reconfigure lives the new ttl');
+  t.equal(store.reads, 3);
+});

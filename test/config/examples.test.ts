@@ -1,0 +1,39 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import t from 'tap';
+import { loadConfig } from '../../gateway/config/load';
+
+const CONFIG_DIR = resolve(__dirname, '..', '..', 'config');
+
+/** What each shipped example is for. Examples added later must load too (the loop below). */
+const EXAMPLES: Record<string, (config: ReturnType<typeof loadConfig>) => string[]> = {
+  'gatehouse.yaml': (c) => (c.store.driver === 'embedded' ? [] : ['the quick start uses the embedded store']),
+  'gatehouse.redis.yaml': (c) => (c.store.driver === 'redis' ? [] : ['uses the Redis store']),
+  'gatehouse.tls.yaml': (c) => ([...c.listeners.external, ...c.listeners.internal].some((l) => l.tls) ? [] : ['has a TLS listener']),
+};
+
+t.test('the default config exists', async (t) => {
+  t.ok(existsSync(join(CONFIG_DIR, 'gatehouse.yaml')));
+});
+
+for (const file of readdirSync(CONFIG_DIR).filter((f) => /\.ya?ml$/.test(f))) {
+  t.test(`config/${file} loads`, async (t) => {
+    // With no environment at all: every variable an example uses needs a default.
+    const config = loadConfig(join(CONFIG_DIR, file), {});
+    t.ok(Object.isFrozen(config));
+    t.ok(config.deployments.length > 0, 'it shows Deployments');
+    t.ok(config.listeners.external.length > 0 && config.listeners.admin.length > 0, 'external and admin listeners');
+    t.same(EXAMPLES[file]?.(config) ?? [], [], 'fits its purpose');
+    for (const l of [...config.listeners.external, ...config.listeners.internal]) {
+      if (l.tls) t.ok(l.tls.certFile.startsWith('/') && l.tls.keyFile.startsWith('/'), 'TLS files resolve to absolute paths');
+    }
+  });
+}
+
+t.test('paths resolve against the config file, variables take their defaults', async (t) => {
+  const config = loadConfig(join(CONFIG_DIR, 'gatehouse.yaml'), {});
+  t.same(config.store, { driver: 'embedded', path: resolve(CONFIG_DIR, '..', 'data', 'gatehouse.db') });
+  t.ok(config.tokens.pepper.length > 0, 'a quick-start pepper by default');
+  const withPepper = loadConfig(join(CONFIG_DIR, 'gatehouse.yaml'), { GATEHOUSE_PEPPER: 'from-env' });
+  t.equal(withPepper.tokens.pepper, 'from-env', 'GATEHOUSE_PEPPER wins');
+});

@@ -1,0 +1,146 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import http2 from 'node:http2';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import t from 'tap';
+import { hostOf, spawnGateway, writeConfig } from '../helpers/gateway';
+import { startUpstream } from '../helpers/upstream';
+
+const MiB = 1024 * 1024;
+const BIG = 200 * MiB;
+const SMALL = 50 * MiB;
+/** The contract's bound for the gateway's resident memory while 200 MiB cross it. */
+const RSS_LIMIT = 300 * MiB;
+/** 4× the bytes may take at most this many times as long: linear with slack for a noisy 2-core machine. */
+const MAX_TIME_RATIO = 6;
+
+/** `total` bytes of a repeating pattern, in 64 KiB chunks, made lazily. */
+function source(total: number): Readable {
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 31) % 251;
+  let left = total;
+  return new Readable({
+    read() {
+      if (left <= 0) return void this.push(null);
+      const n = Math.min(left, chunk.length);
+      left -= n;
+      this.push(n === chunk.length ? chunk : chunk.subarray(0, n));
+    },
+  });
+}
+
+/** Peak and current resident memory of a process, from /proc. */
+function memoryOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kib('VmRSS'), peak: kib('VmHWM') };
+}
+
+t.test('large bodies through a separate gateway process', async (t) => {
+  const up = await startUpstream(t, (req, res) => {
+    if (req.url?.startsWith('/download/')) {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      void pipeline(source(Number(req.url.slice('/download/'.length))), res).catch(() => undefined);
+      return;
+    }
+    if (req.url === '/echo') {
+      // Echoes while still reading: a full-duplex exchange.
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      req.pipe(res);
+      return;
+    }
+    let received = 0;
+    const hash = createHash('sha1');
+    req.on('data', (c: Buffer) => { received += c.length; hash.update(c); });
+    req.on('end', () => res.end(JSON.stringify({ received, sha1: hash.digest('hex') })));
+  });
+  const { file } = writeConfig({ deployments: [{ name: 'bulk', access: 'public', upstreams: [up.url] }] });
+  const gw = await spawnGateway(t, file);
+  const pid = gw.child.pid as number;
+  const port = gw.ports.external;
+  const host = hostOf('bulk');
+  const expectedSha1 = async (n: number): Promise<string> => {
+    const hash = createHash('sha1');
+    for await (const c of source(n)) hash.update(c as Buffer);
+    return hash.digest('hex');
+  };
+  const startRss = memoryOf(pid).rss;
+
+  const uploadH1 = (n: number): Promise<{ received: number; sha1: string }> => new Promise((resolve, reject) => {
+    const req = http.request({ port, host: '127.0.0.1', method: 'PUT', path: '/upload', headers: { host, 'content-length': n } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => { body += c.toString(); });
+      res.on('end', () => resolve(JSON.parse(body) as { received: number; sha1: string }));
+    });
+    req.on('error', reject);
+    source(n).pipe(req);
+  });
+
+  t.test('200 MiB HTTP/1.1 upload', async (t) => {
+    const r = await uploadH1(BIG);
+    t.equal(r.received, BIG, 'every byte arrives');
+    t.equal(r.sha1, await expectedSha1(BIG), 'unchanged');
+  });
+
+  t.test('200 MiB HTTP/1.1 chunked download', async (t) => {
+    const received = await new Promise<number>((resolve, reject) => {
+      http.get({ port, host: '127.0.0.1', path: `/download/${BIG}`, headers: { host } }, (res) => {
+        let n = 0;
+        res.on('data', (c: Buffer) => { n += c.length; });
+        res.on('end', () => resolve(n));
+        res.on('error', reject);
+      }).on('error', reject);
+    });
+    t.equal(received, BIG);
+  });
+
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  t.teardown(() => session.close());
+
+  const uploadH2 = (n: number): Promise<{ ms: number; received: number }> => new Promise((resolve, reject) => {
+    const started = performance.now();
+    const stream = session.request({ ':method': 'POST', ':path': '/upload', ':authority': host });
+    let body = '';
+    stream.on('data', (c: Buffer) => { body += c.toString(); });
+    stream.on('end', () => resolve({ ms: performance.now() - started, received: (JSON.parse(body) as { received: number }).received }));
+    stream.on('error', reject);
+    source(n).pipe(stream);
+  });
+
+  const echoH2 = (n: number): Promise<{ ms: number; received: number; sha1: string }> => new Promise((resolve, reject) => {
+    const started = performance.now();
+    const stream = session.request({ ':method': 'POST', ':path': '/echo', ':authority': host });
+    let received = 0;
+    const hash = createHash('sha1');
+    stream.on('data', (c: Buffer) => { received += c.length; hash.update(c); });
+    stream.on('end', () => resolve({ ms: performance.now() - started, received, sha1: hash.digest('hex') }));
+    stream.on('error', reject);
+    source(n).pipe(stream);
+  });
+
+  t.test('HTTP/2 upload to an HTTP/1.1 upstream: 200 MiB, linear time', async (t) => {
+    const small = await uploadH2(SMALL);
+    const big = await uploadH2(BIG);
+    t.equal(small.received, SMALL);
+    t.equal(big.received, BIG, 'every byte of 200 MiB arrives');
+    const ratio = big.ms / small.ms;
+    t.ok(ratio < MAX_TIME_RATIO, `50 MiB in ${Math.round(small.ms)} ms, 200 MiB in ${Math.round(big.ms)} ms (ratio ${ratio.toFixed(2)})`);
+  });
+
+  t.test('HTTP/2 full-duplex echo through an HTTP/1.1 upstream: 200 MiB, linear time', async (t) => {
+    const small = await echoH2(SMALL);
+    const big = await echoH2(BIG);
+    t.equal(small.received, SMALL);
+    t.equal(big.received, BIG, 'the whole echo comes back, not truncated');
+    t.equal(big.sha1, await expectedSha1(BIG), 'unchanged');
+    const ratio = big.ms / small.ms;
+    t.ok(ratio < MAX_TIME_RATIO, `50 MiB in ${Math.round(small.ms)} ms, 200 MiB in ${Math.round(big.ms)} ms (ratio ${ratio.toFixed(2)})`);
+  });
+
+  t.test('the gateway process stayed under 300 MiB resident', async (t) => {
+    const { rss, peak } = memoryOf(pid);
+    t.ok(peak < RSS_LIMIT, `peak RSS ${Math.round(peak / MiB)} MiB (at start ${Math.round(startRss / MiB)} MiB, now ${Math.round(rss / MiB)} MiB)`);
+  });
+});
