@@ -2,7 +2,7 @@ import { Decider } from './auth/decide';
 import { FailedAuthLimiter } from './auth/failed-auth-limiter';
 import { LastUsedRecorder } from './auth/last-used';
 import { TokenCache } from './auth/token-cache';
-import { tokenHasher } from './auth/token-hash';
+import { memoizedHasher, tokenHasher } from './auth/token-hash';
 import { loadConfig } from './config/load';
 import type { GatehouseConfig, ListenerKind } from './config/schema';
 import { adminHandler } from './admin/admin-handler';
@@ -54,7 +54,7 @@ export class Gateway {
     const cache = new TokenCache(store, config.cache, metrics.cacheObserver());
     const limiter = new FailedAuthLimiter(config.failedAuth.perMinute);
     const lastUsed = new LastUsedRecorder(store, (err) => log.warn({ err }, 'could not record token last use'));
-    const decider = new Decider(cache, tokenHasher(config.tokens.pepper), limiter, lastUsed);
+    const decider = new Decider(cache, memoizedHasher(tokenHasher(config.tokens.pepper)), limiter, lastUsed);
     // Watch before the first read, so a change made in between is not missed.
     let gateway: Gateway | undefined;
     let missed = false;

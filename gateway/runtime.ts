@@ -53,9 +53,7 @@ export class Runtime {
   record(line: RequestLogLine, startedAt: number): void {
     const seconds = (performance.now() - startedAt) / 1000;
     line.duration_ms = Math.round(seconds * 1e6) / 1e3;
-    const deployment = line.deployment ?? '';
-    this.metrics.requests.inc({ deployment, listener: line.listener, protocol: line.protocol, reason: line.reason, status: String(line.status) });
-    this.metrics.duration.observe({ deployment, listener: line.listener, protocol: line.protocol }, seconds);
+    this.metrics.requests.record(line.deployment ?? '', line.listener, line.protocol, line.reason, line.status, seconds);
     if (line.status >= 500 || line.reason.startsWith('upstream_')) this.log.warn(line, 'request');
     else this.log.info(line, 'request');
   }

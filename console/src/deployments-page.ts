@@ -21,6 +21,7 @@ export async function showDeployments(ctx: SignedIn, notice = ''): Promise<void>
     ctx.fail(err, status);
     return;
   }
+  if (!ctx.isCurrent()) return;
   deployments.sort((a, b) => a.name.localeCompare(b.name));
   table.tBodies[0].replaceChildren(...deployments.map((d) => row(ctx, d)));
   empty.hidden = deployments.length > 0;

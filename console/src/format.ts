@@ -1,12 +1,12 @@
 /** How times and token fields read in tables. */
 
-const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const day = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+const clock = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
 
-/** A readable local time for an RFC 3339 string, or the fallback when there is none. */
-export function when(iso: string | null, fallback: string): string {
-  if (iso === null) return fallback;
+/** A readable local date and time of day for an RFC 3339 string (a table cell may wrap between them). */
+export function when(iso: string): readonly [string, string] {
   const ms = Date.parse(iso);
-  return Number.isNaN(ms) ? iso : dateTime.format(ms);
+  return Number.isNaN(ms) ? [iso, ''] : [day.format(ms), clock.format(ms)];
 }
 
 /** The Deployments a user token opens, as one line. */

@@ -54,6 +54,7 @@ function signOut(message = ''): void {
 }
 
 function fail(err: unknown, status: HTMLElement): void {
+  if (current === null) return;
   if (err instanceof ApiError && err.status === 401) return signOut('Your token is no longer valid (deleted, disabled or expired). Sign in again.');
   if (err instanceof ApiError && err.status === 403) return signOut('Your token no longer has developer access. Sign in again.');
   say(status, err instanceof Error ? err.message : String(err), 'error');
@@ -65,7 +66,8 @@ async function signIn(token: string, restoring: boolean): Promise<void> {
   try {
     const me = await api.whoami();
     tokenStore.save(token);
-    current = { api, me, fail, signOut };
+    const ctx: SignedIn = { api, me, fail, signOut, isCurrent: () => current === ctx };
+    current = ctx;
   } catch (err) {
     if (restoring) tokenStore.forget();
     showSignIn(signInProblem(err));

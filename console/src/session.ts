@@ -29,4 +29,6 @@ export interface SignedIn {
   fail(err: unknown, status: HTMLElement): void;
   /** Forgets the token and everything shown, and returns to the sign-in form with `message`. */
   signOut(message?: string): void;
+  /** False once signed out: an answer that arrives later must not put data back on the page. */
+  isCurrent(): boolean;
 }

@@ -17,6 +17,7 @@ export async function showTokens(ctx: SignedIn, notice = ''): Promise<void> {
     ctx.fail(err, status);
     return;
   }
+  if (!ctx.isCurrent()) return;
   tokens.sort((a, b) => b.created_at.localeCompare(a.created_at) || a.name.localeCompare(b.name));
   table.tBodies[0].replaceChildren(...tokens.map((token) => row(ctx, token)));
   empty.hidden = tokens.length > 0;
@@ -30,7 +31,9 @@ export function clearTokens(): void {
 }
 
 function time(iso: string | null, fallback: string): HTMLElement {
-  return iso === null ? el('span', { class: 'muted' }, fallback) : el('time', { datetime: iso, title: iso }, when(iso, fallback));
+  if (iso === null) return el('span', { class: 'muted' }, fallback);
+  const [date, clock] = when(iso);
+  return el('time', { datetime: iso, title: iso }, el('span', { class: 'nowrap' }, date), ' ', el('span', { class: 'nowrap muted' }, clock));
 }
 
 function state(token: TokenView): 'Active' | 'Disabled' | 'Expired' {

@@ -1,4 +1,10 @@
 const WINDOW_MS = 60_000;
+/**
+ * Addresses tracked per window. A flood from ever-new addresses (an IPv6
+ * range) must not grow memory without bound; past this, new addresses go
+ * uncounted until the window rolls, while those already counted stay limited.
+ */
+export const MAX_TRACKED_ADDRESSES = 100_000;
 
 /**
  * Counts failed authentications per client address in fixed one-minute
@@ -9,7 +15,7 @@ export class FailedAuthLimiter {
   private counts = new Map<string, number>();
   private windowStart = Date.now();
 
-  constructor(private perMinute: number) {}
+  constructor(private perMinute: number, private readonly maxTracked = MAX_TRACKED_ADDRESSES) {}
 
   /** Seconds to wait when the address is over its budget, else 0. */
   retryAfter(address: string): number {
@@ -21,7 +27,14 @@ export class FailedAuthLimiter {
 
   recordFailure(address: string): void {
     this.roll();
-    this.counts.set(address, (this.counts.get(address) ?? 0) + 1);
+    const count = this.counts.get(address);
+    if (count === undefined && this.counts.size >= this.maxTracked) return;
+    this.counts.set(address, (count ?? 0) + 1);
+  }
+
+  /** Addresses counted in the current window. */
+  get tracked(): number {
+    return this.counts.size;
   }
 
   setLimit(perMinute: number): void {

@@ -29,9 +29,17 @@ export interface ForwardContext {
   readonly keepAuthorization: boolean;
 }
 
+/** The Connection values nearly every message carries, parsed once. */
+const COMMON_CONNECTION = new Map([
+  ['keep-alive', new Set(['keep-alive'])],
+  ['close', new Set(['close'])],
+]);
+
 /** Names listed in a Connection header are hop-by-hop too. */
-function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+function connectionTokens(value: string | string[] | undefined): ReadonlySet<string> | undefined {
   if (value === undefined) return undefined;
+  const common = typeof value === 'string' ? COMMON_CONNECTION.get(value) : undefined;
+  if (common !== undefined) return common;
   const text = Array.isArray(value) ? value.join(',') : value;
   const tokens = new Set<string>();
   for (const part of text.split(',')) {
@@ -93,11 +101,17 @@ export function upstreamHeaders(
   return out;
 }
 
-/** Response headers from the upstream, minus hop-by-hop ones. Mutates the object undici handed over. */
+/**
+ * Response headers from the upstream, minus hop-by-hop ones. Copies rather
+ * than deleting from undici's object: a `delete` turns it into a slow
+ * dictionary that every later read (Node's writeHead) pays for.
+ */
 export function downstreamHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const dropAlso = connectionTokens(headers.connection);
-  for (const name of Object.keys(headers)) {
-    if ((HOP_BY_HOP.has(name) && name !== 'host') || dropAlso?.has(name)) delete headers[name];
+  const out: IncomingHttpHeaders = {};
+  for (const name in headers) {
+    if ((HOP_BY_HOP.has(name) && name !== 'host') || dropAlso?.has(name)) continue;
+    out[name] = headers[name];
   }
-  return headers;
+  return out;
 }

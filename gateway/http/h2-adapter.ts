@@ -104,6 +104,9 @@ function bodyOf(stream: ServerHttp2Stream): Readable | null {
   return body;
 }
 
+/** Bytes of response a stream may hold before the upstream read is paused (bounded memory per stream). */
+const OUT_HIGH_WATER = 256 * 1024;
+
 export class H2Sink implements ResponseSink {
   status = 0;
   private ended = false;
@@ -124,8 +127,15 @@ export class H2Sink implements ResponseSink {
     this.stream.respond(out);
   }
 
+  /**
+   * Backpressure at OUT_HIGH_WATER rather than at the stream's own 16 KiB: pausing
+   * undici for every chunk left full-duplex exchanges (h2 client, h1 upstream
+   * echoing while reading) crawling and then stalling in Node's h2 session.
+   */
   write(chunk: Buffer): boolean {
-    return this.stream.destroyed ? true : this.stream.write(chunk);
+    if (this.stream.destroyed) return true;
+    this.stream.write(chunk);
+    return this.stream.writableLength < OUT_HIGH_WATER;
   }
 
   onceDrain(resume: () => void): void {

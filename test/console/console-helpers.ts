@@ -5,10 +5,18 @@ import { get, type Reply } from '../helpers/http';
 
 const ROOT = resolve(__dirname, '..', '..');
 
-/** Builds the console from the current sources into dist/console (what `npm run build:console` does). */
-export function buildConsole(): void {
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.console.json')], { stdio: 'inherit' });
-  execFileSync(process.execPath, [join(ROOT, 'scripts', 'copy-console-assets.js')], { stdio: 'inherit' });
+/**
+ * Builds the console from the current sources, as `npm run build:console`
+ * does, into `outDir` (default dist/console, where the gateway serves it from).
+ */
+export function buildConsole(outDir = join(ROOT, 'dist', 'console')): void {
+  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.console.json'), '--outDir', outDir], { stdio: 'inherit' });
+  copyConsoleAssets(outDir);
+}
+
+/** Only the static part of a build (HTML, CSS, icon): no compile. */
+export function copyConsoleAssets(outDir: string): void {
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'copy-console-assets.js'), outDir], { stdio: 'inherit' });
 }
 
 /** Calls the admin API as `secret`. */

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import t from 'tap';
 import type { Locator, Page } from 'playwright-core';
@@ -10,7 +11,8 @@ import { startUpstream } from '../helpers/upstream';
 import { evaluate, launchBrowser, shown } from './browser';
 import { api, buildConsole, callDeployment, externalStatusWithin } from './console-helpers';
 
-const DOCS = resolve(__dirname, '..', '..', 'docs');
+// The README's screenshots are rewritten only on request (UPDATE_SCREENSHOTS=1), so test runs leave the tree clean.
+const DOCS = process.env.UPDATE_SCREENSHOTS === '1' ? resolve(__dirname, '..', '..', 'docs') : mkdtempSync(join(tmpdir(), 'gatehouse-shots-'));
 
 // The console is served from its build output: build it from the current sources first.
 buildConsole();
@@ -112,6 +114,8 @@ t.test('the web console, end to end in Chromium', async (t) => {
     t.match(await row.textContent(), /All Deployments/);
     t.match(await row.textContent(), /Active/);
     t.match(await tokenRow(page, 'alice-console').textContent(), /this session/);
+    t.ok(await evaluate<boolean>(page, 'document.querySelector("#tokens-view .table-wrap").scrollWidth <= document.querySelector("#tokens-view .table-wrap").clientWidth'),
+      'the whole table fits a 1280px window');
     t.equal(await tokenRow(page, 'ci-summarizer').locator('td[data-label="Last used"] time').getAttribute('datetime'), lastUse, 'last use is shown');
     t.match(await tokenRow(page, 'ops-oncall').locator('td[data-label="Last used"]').textContent(), /Never/);
   });

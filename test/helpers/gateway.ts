@@ -176,7 +176,7 @@ export async function spawnGateway(t: Teardown, file: string, env: NodeJS.Proces
     }
   });
   const ports = await new Promise<Record<'external' | 'internal' | 'admin', number>>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`gateway did not start:\n${out}`)), 15_000);
+    const timer = setTimeout(() => rej(new Error(`gateway did not start:\n${out}`)), 45_000);
     const check = (): void => {
       for (const line of out.split('\n')) {
         if (!line.includes('"gatehouse started"')) continue;

@@ -20,3 +20,12 @@ t.test('a raised limit applies at once', async (t) => {
   limiter.setLimit(2);
   t.equal(limiter.retryAfter('a'), 0);
 });
+
+t.test('memory stays bounded under a flood from ever-new addresses', async (t) => {
+  const limiter = new FailedAuthLimiter(1, 100);
+  for (let i = 0; i < 100; i++) limiter.recordFailure(`2001:db8::${i.toString(16)}`);
+  for (let i = 100; i < 10_000; i++) limiter.recordFailure(`2001:db8::${i.toString(16)}`);
+  t.ok(limiter.retryAfter('2001:db8::0') > 0, 'addresses counted before the cap stay limited');
+  t.equal(limiter.retryAfter('2001:db8::2710'), 0, 'addresses past the cap are not tracked');
+  t.ok(limiter.tracked <= 100, `tracks at most the cap (${limiter.tracked})`);
+});

@@ -1,0 +1,137 @@
+/**
+ * The gRPC rows of `npm run bench`: unary calls/s and p99 at 64 calls in
+ * flight, and server-stream MB/s, straight to a grpc-js upstream and through
+ * Gatehouse (protected Deployment, cached token, h2c on both legs), in one run.
+ * Runs alone too: `node dist/bench/grpc-bench.js` (BENCH_SECONDS, default 5).
+ *
+ * Placement as in the HTTP benchmark: the gateway alone on one core, the
+ * upstream and the load generator on the other.
+ */
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import type { StreamResult, UnaryResult } from './grpc-roles';
+import { freePort, placement, readyPort, startNode, waitForPort, type Child } from './processes';
+import { median, printRows, type BenchRow } from './table';
+
+export type { BenchRow } from './table';
+
+const ROOT = resolve(__dirname, '..', '..');
+const CLI = join(ROOT, 'bin', 'gatehouse.js');
+const ROLES = join(__dirname, 'grpc-roles.js');
+const HOST = 'model.bench.localhost';
+/** Rounds per row, alternating direct and gateway so background noise hits both alike. */
+const ROUNDS = 3;
+const INFLIGHT = 64;
+
+function log(line: string): void {
+  process.stderr.write(`bench: grpc: ${line}\n`);
+}
+
+async function writeConfig(dir: string, upstreamPort: number): Promise<{ file: string; port: number }> {
+  const [external, internal, admin] = [await freePort(), await freePort(), await freePort()];
+  const file = join(dir, 'gatehouse.yaml');
+  writeFileSync(file, stringify({
+    organization: 'bench',
+    domain: 'localhost',
+    listeners: {
+      external: [{ address: `127.0.0.1:${external}` }],
+      internal: [{ address: `127.0.0.1:${internal}` }],
+      admin: [{ address: `127.0.0.1:${admin}` }],
+    },
+    store: { driver: 'embedded', path: join(dir, 'gatehouse.db') },
+    tokens: { pepper: 'bench-pepper' },
+    log: { level: 'warn' },
+    deployments: [{ name: 'model', access: 'protected', protocol: 'grpc', upstreams: [`http://127.0.0.1:${upstreamPort}`] }],
+  }));
+  return { file, port: external };
+}
+
+function mintToken(configFile: string): string {
+  const out = execFileSync(process.execPath, [CLI, 'token', 'create', '--config', configFile, '--name', 'grpc-bench', '--user-deployment', 'model', '--json'], { encoding: 'utf8' });
+  return (JSON.parse(out) as { secret: string }).secret;
+}
+
+/** Runs one load-generator process to its end and parses its result line. */
+async function load<T>(cpu: string, kind: 'unary' | 'stream', port: number, seconds: number, token?: string): Promise<T> {
+  const args = [ROLES, '--load', kind, '--port', String(port), '--authority', HOST, '--seconds', String(seconds), '--inflight', String(INFLIGHT)];
+  if (token !== undefined) args.push('--token', token);
+  const child = startNode({ cpu, args });
+  let out = '';
+  child.process.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+  const code = await new Promise<number | null>((done) => child.process.once('exit', done));
+  const line = out.trim().split('\n').pop() ?? '';
+  if (code !== 0 || !line.startsWith('{')) throw new Error(`load generator (${kind}, port ${port}) exited ${code}: ${out}`);
+  return JSON.parse(line) as T;
+}
+
+function errorsNote(results: readonly { errors: number }[]): string {
+  const errors = results.reduce((sum, r) => sum + r.errors, 0);
+  return errors > 0 ? `; ${errors} failed calls` : '';
+}
+
+/** Measures the four rows; every child process it starts is stopped before it returns. */
+export async function runGrpcBench(opts: { seconds: number }): Promise<BenchRow[]> {
+  const where = placement();
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-grpc-bench-'));
+  const children: Child[] = [];
+  try {
+    const upstream = startNode({ cpu: where.loadCpu, args: [ROLES, '--upstream'] });
+    children.push(upstream);
+    const upstreamPort = await readyPort(upstream);
+    const { file, port } = await writeConfig(dir, upstreamPort);
+    const token = mintToken(file);
+    const devNull = openSync('/dev/null', 'w');
+    children.push(startNode({ cpu: where.proxyCpu, args: [CLI, 'serve', '--config', file], stdout: devNull }));
+    closeSync(devNull);
+    await waitForPort(port);
+    log(`upstream :${upstreamPort}, gatehouse :${port}${where.pinned ? `, gateway on cpu ${where.proxyCpu}, load and upstream on cpu ${where.loadCpu}` : ' (unpinned)'}`);
+
+    const unaryDirect: UnaryResult[] = [];
+    const unaryGateway: UnaryResult[] = [];
+    const streamDirect: StreamResult[] = [];
+    const streamGateway: StreamResult[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      unaryDirect.push(await load<UnaryResult>(where.loadCpu, 'unary', upstreamPort, opts.seconds));
+      unaryGateway.push(await load<UnaryResult>(where.loadCpu, 'unary', port, opts.seconds, token));
+      streamDirect.push(await load<StreamResult>(where.loadCpu, 'stream', upstreamPort, opts.seconds));
+      streamGateway.push(await load<StreamResult>(where.loadCpu, 'stream', port, opts.seconds, token));
+      const rps = (r: UnaryResult[]): string => (r[r.length - 1].calls / r[r.length - 1].seconds).toFixed(0);
+      const mbps = (r: StreamResult[]): string => (r[r.length - 1].bytes / 1e6 / r[r.length - 1].seconds).toFixed(0);
+      log(`round ${round}/${ROUNDS}: unary ${rps(unaryDirect)} direct, ${rps(unaryGateway)} gatehouse calls/s; stream ${mbps(streamDirect)} direct, ${mbps(streamGateway)} gatehouse MB/s`);
+    }
+
+    const rpsOf = (r: UnaryResult): number => r.calls / r.seconds;
+    const mbpsOf = (r: StreamResult): number => r.bytes / 1e6 / r.seconds;
+    const unaryRatio = median(unaryGateway.map((g, i) => rpsOf(g) / rpsOf(unaryDirect[i])));
+    const streamRatio = median(streamGateway.map((g, i) => mbpsOf(g) / mbpsOf(streamDirect[i])));
+    return [
+      {
+        name: 'gRPC unary, upstream direct', rps: median(unaryDirect.map(rpsOf)), p99ms: median(unaryDirect.map((r) => r.p99ms)),
+        note: `grpc-js client, ${INFLIGHT} calls in flight on one h2c channel, 128 B messages${errorsNote(unaryDirect)}`,
+      },
+      {
+        name: 'gRPC unary, gatehouse protected', rps: median(unaryGateway.map(rpsOf)), p99ms: median(unaryGateway.map((r) => r.p99ms)),
+        note: `h2c, cached token, log level warn; ${unaryRatio.toFixed(2)}x direct (target 0.6x)${errorsNote(unaryGateway)}`,
+      },
+      { name: 'gRPC server stream, upstream direct', mbps: median(streamDirect.map(mbpsOf)), note: `64 KiB messages, one call${errorsNote(streamDirect)}` },
+      {
+        name: 'gRPC server stream, gatehouse protected', mbps: median(streamGateway.map(mbpsOf)),
+        note: `h2c, cached token; ${streamRatio.toFixed(2)}x direct (target 0.8x)${errorsNote(streamGateway)}`,
+      },
+    ];
+  } finally {
+    await Promise.all(children.map((c) => c.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+  runGrpcBench({ seconds }).then((rows) => printRows('gRPC', rows), (err: unknown) => {
+    process.stderr.write(`bench: grpc: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}
