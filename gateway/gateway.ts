@@ -120,6 +120,10 @@ export class Gateway {
   async reload(): Promise<GatehouseConfig> {
     const { runtime } = this;
     const next = loadConfig(runtime.config.source);
+    // Sockets, the store connection and the token hash (pepper) are set up once at start: say so rather than ignore a change.
+    for (const key of ['listeners', 'store', 'tokens'] as const) {
+      if (JSON.stringify(next[key]) !== JSON.stringify(runtime.config[key])) runtime.log.warn({ key }, `${key} changed in the config: restart the process to apply`);
+    }
     const stored = await runtime.store.listDeployments().catch(() => [...this.storedDeployments()]);
     runtime.apply(next, new RouteTable(next, stored, runtime.routes));
     this.limiter.setLimit(next.failedAuth.perMinute);

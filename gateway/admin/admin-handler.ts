@@ -5,9 +5,6 @@ import { consoleHandler } from './console/console-handler';
 import type { AdminHooks } from './api-types';
 import { sendJson } from './http-io';
 
-export { sendJson };
-export type { AdminHooks };
-
 /**
  * The admin listener: `/healthz`, `/readyz` and `/metrics` (no token; the
  * admin listener is not public), the admin API under `/v1/`, the console

@@ -3,7 +3,7 @@ import { GatehouseError, isGatehouseError } from '../errors';
 import { requestIdFrom } from '../http/request-id';
 import type { Runtime } from '../runtime';
 import { StoreUnavailableError, type TokenRecord } from '../store/types';
-import { ApiAuthenticator } from './api-auth';
+import { authenticate } from './api-auth';
 import { deploymentRoutes } from './api-deployments';
 import { tokenRoutes } from './api-tokens';
 import type { AdminHooks, ApiHandler, ApiRoutes } from './api-types';
@@ -59,7 +59,6 @@ function asClientError(err: unknown): GatehouseError {
  */
 export function apiHandler(runtime: Runtime, hooks: AdminHooks) {
   const routes = compile(ROUTES);
-  const auth = new ApiAuthenticator(runtime);
 
   return function onApiRequest(req: IncomingMessage, res: ServerResponse, path: string): void {
     const startedAt = performance.now();
@@ -90,11 +89,11 @@ export function apiHandler(runtime: Runtime, hooks: AdminHooks) {
       return fail(new GatehouseError('method_not_allowed', { message: `${method} is not allowed on ${found.route.pattern}` }), { allow: found.route.allow });
     }
 
-    auth.authenticate(req.headers.authorization).then((token) => {
+    authenticate(runtime, req.headers.authorization).then((token) => {
       caller = token;
       hooks.markUsed(token.id, Date.now());
       return handler({
-        runtime, hooks, caller: token, hash: auth.hasher(), params: found.params,
+        runtime, hooks, caller: token, hash: runtime.decider.hash, params: found.params,
         body: () => readJson(req),
       });
     }).then((reply) => {

@@ -27,7 +27,8 @@ async function create(req: ApiRequest): Promise<ApiReply> {
   onlyKeys(body, CREATE_FIELDS);
   const known = new Set<string>();
   for (const route of req.runtime.routes.routes()) known.add(route.name);
-  const { token, secret } = await createToken(req.runtime.store, req.hash, { name: body.name, description: body.description, user: body.user, developer: body.developer, expires_at: body.expires_at, owner: req.caller.owner }, known);
+  const { name, description, user, developer, expires_at } = body;
+  const { token, secret } = await createToken(req.runtime.store, req.hash, { name, description, user, developer, expires_at, owner: req.caller.owner }, known);
   return { status: 201, body: { token: tokenView(token), secret } };
 }
 

@@ -18,7 +18,7 @@ export interface ApiRequest {
   readonly hooks: AdminHooks;
   /** The developer token that made the call. */
   readonly caller: TokenRecord;
-  /** The keyed hash for the running config's pepper. */
+  /** The keyed hash of secrets (the decider's: the pepper the process started with). */
   readonly hash: TokenHasher;
   /** Path parameters, decoded: `{id}` in `/v1/tokens/{id}`. */
   readonly params: Readonly<Record<string, string>>;

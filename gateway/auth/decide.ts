@@ -37,7 +37,8 @@ export type Decision = Allowed | GatehouseError;
 export class Decider {
   constructor(
     private readonly cache: TokenCache,
-    private readonly hash: TokenHasher,
+    /** The keyed hash for the pepper the process started with (the admin API checks tokens with it too). */
+    readonly hash: TokenHasher,
     private readonly limiter: FailedAuthLimiter,
     private readonly lastUsed: LastUsedRecorder,
   ) {}

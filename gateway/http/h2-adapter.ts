@@ -1,4 +1,4 @@
-import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { PassThrough, type Readable } from 'node:stream';
 import { Allowed, type Decision } from '../auth/decide';
 import { GatehouseError, isGatehouseError } from '../errors';
@@ -24,6 +24,9 @@ export function isGrpc(headers: IncomingHttpHeaders): boolean {
  */
 export function h2HttpHandler(runtime: Runtime, listener: DataListener, secure: boolean): StreamHandler {
   return function onStream(stream, headers) {
+    // A client resetting its stream with an error code makes Node emit 'error'; unheard, it would end the process.
+    // The exchange learns of it through 'close' (ResponseSink.onClientGone).
+    stream.on('error', ignore);
     const startedAt = performance.now();
     const requestId = requestIdFrom(headers['x-request-id']);
     const authority = headers[':authority'] ?? headers.host;
@@ -104,6 +107,11 @@ function bodyOf(stream: ServerHttp2Stream): Readable | null {
   return body;
 }
 
+/** Destroying a stream with an error resets it with INTERNAL_ERROR. */
+const UPSTREAM_CUT = Object.assign(new Error('upstream response cut short'), { code: 'GATEHOUSE_UPSTREAM_CUT' });
+
+function ignore(): void {}
+
 /** Bytes of response a stream may hold before the upstream read is paused (bounded memory per stream). */
 const OUT_HIGH_WATER = 256 * 1024;
 
@@ -156,9 +164,13 @@ export class H2Sink implements ResponseSink {
     this.stream.end(body);
   }
 
+  /**
+   * Resets the stream. Not `close(code)`: it ends the writable side first, and
+   * the END_STREAM it may send makes the truncated answer look complete.
+   */
   cut(): void {
     this.ended = true;
-    this.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    this.stream.destroy(UPSTREAM_CUT);
   }
 
   onClientGone(callback: () => void): void {

@@ -110,7 +110,7 @@ export function decisionMatrix(t: Test, backing: Backing): void {
       await gw.gateway.runtime.store.updateToken(expired.token.id, { expiresAt: '2001-01-01T00:00:00.000Z' });
       invalid(await ext('guarded', bearer(expired.secret)), 'expired token');
 
-      const shortLived = await gw.mint({ user: ['guarded'], expiresAt: new Date(Date.now() + 1_200).toISOString() });
+      const shortLived = await gw.mint({ user: ['guarded'], expiresAt: new Date(Date.now() + 1_500).toISOString() });
       t.equal((await ext('guarded', bearer(shortLived.secret))).status, 200, 'valid until it expires');
       await sleep(Date.parse(shortLived.token.expiresAt ?? '') - Date.now() + 50);
       invalid(await ext('guarded', bearer(shortLived.secret)), 'token expired while cached');

@@ -6,7 +6,7 @@ import { startUpstream } from '../helpers/upstream';
 import { send, sleep } from './probes';
 
 const TTL_MS = 200;
-const STALE_IF_ERROR_MS = 2_000;
+const STALE_IF_ERROR_MS = 3_000;
 
 t.test('Redis killed: recently fetched tokens work until staleIfError after their fetch', async (t) => {
   const redis = await startRedis();
@@ -25,12 +25,14 @@ t.test('Redis killed: recently fetched tokens work until staleIfError after thei
   const { secret: used } = await gw.mint({ user: ['guarded'] });
   const { secret: unused } = await gw.mint({ user: ['guarded'] });
 
+  // The gateway fetched it between these two instants; the bounds below allow for either end.
+  const sentAt = Date.now();
   t.equal((await call('guarded', used)).status, 200, 'fetched while Redis is up');
-  const fetchedAt = Date.now();
+  const answeredAt = Date.now();
   await redis.kill();
 
   await sleep(TTL_MS + 100);
-  t.ok(Date.now() - fetchedAt > TTL_MS, 'past ttl');
+  t.ok(Date.now() - answeredAt > TTL_MS, 'past ttl');
   t.equal((await call('guarded', used)).status, 200, 'served stale while the store fails');
   const neverSeen = await call('guarded', unused);
   t.equal(neverSeen.status, 503, 'a never-seen token cannot be checked');
@@ -38,9 +40,9 @@ t.test('Redis killed: recently fetched tokens work until staleIfError after thei
   t.equal((await call('guarded', generateSecret())).status, 503, 'nor can an unknown one');
   t.equal((await call('open')).status, 200, 'public Deployments are unaffected');
 
-  await sleep(fetchedAt + STALE_IF_ERROR_MS - 400 - Date.now());
-  t.equal((await call('guarded', used)).status, 200, 'still served shortly before staleIfError');
-  await sleep(fetchedAt + STALE_IF_ERROR_MS + 150 - Date.now());
+  await sleep(sentAt + 1_200 - Date.now());
+  t.equal((await call('guarded', used)).status, 200, 'still served long past ttl, before staleIfError');
+  await sleep(answeredAt + STALE_IF_ERROR_MS + 150 - Date.now());
   const expired = await call('guarded', used);
   t.equal(expired.status, 503, 'past staleIfError after the fetch: 503, not a stale allow and not a 401');
   t.equal((await call('open')).status, 200, 'public Deployments still unaffected');

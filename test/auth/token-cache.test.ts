@@ -34,7 +34,7 @@ function newStore(t: Test): CountingStore {
   return store;
 }
 
-const SETTINGS: CacheConfig = { maxEntries: 1000, ttl: 300, negativeTtl: 150, staleIfError: 900 };
+const SETTINGS: CacheConfig = { maxEntries: 1000, ttl: 500, negativeTtl: 300, staleIfError: 1_500 };
 
 async function settle(lookup: Lookup): Promise<CacheEntry> {
   return lookup;

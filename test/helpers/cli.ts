@@ -1,6 +1,5 @@
 import { fork } from 'node:child_process';
-import { join } from 'node:path';
-import { FIXTURES } from './gateway';
+import { cliEntry } from './entry';
 
 export interface CliResult {
   readonly code: number | null;
@@ -37,7 +36,9 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs =
 }
 
 function spawnCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<CliResult> {
-  const child = fork(join(FIXTURES, 'cli.ts'), args, {
+  const entry = cliEntry('cli.ts');
+  const child = fork(entry.modulePath, [...entry.prefixArgs, ...args], {
+    execArgv: entry.execArgv,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, ...env },
   });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
+import { cliEntry } from './entry';
 import { createToken } from '../../gateway/auth/token-service';
 import { tokenHasher } from '../../gateway/auth/token-hash';
 import { loadConfig } from '../../gateway/config/load';
@@ -161,7 +162,9 @@ export interface GatewayProcess {
  * same TypeScript loader tap gives this one). Resolves once it listens.
  */
 export async function spawnGateway(t: Teardown, file: string, env: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
-  const child = fork(join(FIXTURES, 'serve.ts'), ['--config', file], {
+  const entry = cliEntry('serve.ts');
+  const child = fork(entry.modulePath, [...entry.prefixArgs, '--config', file], {
+    execArgv: entry.execArgv,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, ...env },
   });

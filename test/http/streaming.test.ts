@@ -9,6 +9,7 @@ const EVENT_EVERY_MS = 1_000;
 
 t.test('streaming through the gateway', async (t) => {
   let upstreamClosed: (() => void) | undefined;
+  let uploadSeen: (() => void) | undefined;
   let sseEndedAt = 0;
   const up = await startUpstream(t, (req, res) => {
     if (req.url === '/sse') {
@@ -34,6 +35,12 @@ t.test('streaming through the gateway', async (t) => {
       // Starts a response and never ends it; the test aborts.
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write('started');
+      res.on('close', () => upstreamClosed?.());
+      return;
+    }
+    if (req.url === '/upload-hang') {
+      // Reads the body and never answers; tells the test once bytes arrive, and when the request goes away.
+      req.on('data', () => uploadSeen?.());
       res.on('close', () => upstreamClosed?.());
       return;
     }
@@ -134,6 +141,35 @@ t.test('streaming through the gateway', async (t) => {
       t.notOk(session.destroyed, 'the session itself stays up');
     });
   }
+
+  t.test('a client abort mid-upload cancels the upstream request at once (HTTP/1.1 and HTTP/2)', async (t) => {
+    for (const proto of ['h1', 'h2'] as const) {
+      const closed = new Promise<number>((resolve) => { upstreamClosed = () => resolve(performance.now()); });
+      const seen = new Promise<void>((resolve) => { uploadSeen = resolve; });
+      let abort: () => void;
+      if (proto === 'h1') {
+        const req = http.request({
+          port: gw.externalPort, host: '127.0.0.1', method: 'PUT', path: '/upload-hang',
+          headers: { host: hostOf('open'), 'content-length': 10 * 1024 * 1024 },
+        });
+        req.on('error', () => undefined);
+        req.write(Buffer.alloc(256 * 1024));
+        abort = () => req.destroy();
+      } else {
+        const session = http2.connect(gw.external);
+        t.teardown(() => session.destroy());
+        const stream = session.request({ ':method': 'PUT', ':path': '/upload-hang', ':authority': hostOf('open') });
+        stream.on('error', () => undefined);
+        stream.write(Buffer.alloc(256 * 1024));
+        abort = () => stream.close(http2.constants.NGHTTP2_CANCEL);
+      }
+      await seen;
+      const abortedAt = performance.now();
+      abort();
+      const at = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(Infinity), 2_000))]);
+      t.ok(at - abortedAt < 1_000, `${proto}: upstream saw the cancellation after ${Math.round(at - abortedAt)} ms`);
+    }
+  });
 
   t.test('the gateway logs a client abort', async (t) => {
     t.ok(gw.logs.some((l) => l.msg === 'request' && l.reason === 'client_aborted'));

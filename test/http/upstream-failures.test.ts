@@ -79,8 +79,14 @@ t.test('upstream failures become 502 / 504 or a cut connection, never a 500 or a
     res.write('partial');
     setTimeout(() => res.socket?.destroy(), 100);
   });
+  const early = await startUpstream(t, (_req, res) => {
+    // Answers at once without reading the request body, then drops the connection.
+    res.writeHead(413, { 'content-type': 'text/plain', connection: 'close' });
+    res.end('too big');
+  });
   const gw = await startGateway(t, {
     deployments: [
+      { name: 'early', access: 'public', upstreams: [early.url] },
       { name: 'down', access: 'public', upstreams: [await refusingUrl()] },
       // A TLS upstream that never answers the handshake: the connect timeout.
       { name: 'noconnect', access: 'public', upstreams: [`https://${silent}`], timeouts: { connect: '300ms' } },
@@ -121,6 +127,20 @@ t.test('upstream failures become 502 / 504 or a cut connection, never a 500 or a
     t.equal(r.status, 502);
     const again = await get(gw.external + '/', { host: hostOf('down') });
     t.equal(again.status, 502, 'the gateway still answers');
+  });
+
+  t.test('an upstream answering before reading the body and closing: 413 or 502, nothing crashes', async (t) => {
+    // Closing with unread data makes the upstream's kernel send a reset, which may destroy its
+    // answer before the gateway reads it: then 502 is all that can be said.
+    const body = 'x'.repeat(8 * 1024 * 1024);
+    for (let i = 0; i < 3; i++) {
+      const h1 = await get(gw.external + '/', { host: hostOf('early') }, { method: 'POST', body }).catch((err: Error) => err);
+      if (!(h1 instanceof Error)) t.ok([413, 502].includes(h1.status), `HTTP/1.1 got ${h1.status}`);
+      const h2 = await h2Request(gw.external, { ':authority': hostOf('early') }, body).catch((err: Error) => err);
+      if (!(h2 instanceof Error)) t.ok([413, 502].includes(h2.status), `HTTP/2 got ${h2.status}`);
+    }
+    const after = await get(gw.external + '/', { host: hostOf('early') });
+    t.equal(after.status, 413, 'the gateway is still serving');
   });
 
   t.test('idle timeout mid-body: the client connection is cut, not left hanging', async (t) => {
