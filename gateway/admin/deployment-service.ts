@@ -23,7 +23,7 @@ export interface DeploymentJson {
   default_host: string;
 }
 
-const WRITABLE = ['name', 'access', 'protocol', 'upstreams', 'hosts', 'forward_authorization', 'forwardAuthorization', 'timeouts'] as const;
+const WRITABLE = ['name', 'access', 'protocol', 'upstreams', 'hosts', 'forward_authorization', 'timeouts'] as const;
 /** Fields of the view that a body may carry back (GET, edit, PUT) and that are ignored. */
 const READ_ONLY = ['config_managed', 'default_host'] as const;
 const UNITS: readonly [string, number][] = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]];
@@ -53,42 +53,41 @@ export function deploymentView(spec: DeploymentSpec, configManaged: boolean, hos
   };
 }
 
+/** `forwardAuthorization` (the config file's spelling) is taken for `forward_authorization`. */
+function snakeCase(body: Record<string, unknown>): Record<string, unknown> {
+  const { forwardAuthorization, ...rest } = body;
+  if (forwardAuthorization === undefined) return body;
+  if (rest.forward_authorization !== undefined) {
+    throw new GatehouseError('invalid_field', { message: 'forward_authorization: given twice (forwardAuthorization is the same field)', field: 'forward_authorization' });
+  }
+  return { ...rest, forward_authorization: forwardAuthorization };
+}
+
 /**
  * Validates a Deployment body for `name` (the name comes from the path; a
  * different one in the body is refused). Throws invalid_field naming the field.
  */
 export function deploymentFromBody(name: string, value: unknown): DeploymentSpec {
-  const body = objectBody(value);
+  const body = snakeCase(objectBody(value));
   onlyKeys(body, [...WRITABLE, ...READ_ONLY]);
   if (body.name !== undefined && body.name !== name) {
     throw new GatehouseError('invalid_field', { message: `name: must match the name in the path ("${name}")`, field: 'name' });
   }
-  const snake = body.forward_authorization !== undefined;
-  if (snake && body.forwardAuthorization !== undefined) {
-    throw new GatehouseError('invalid_field', { message: 'forward_authorization: give it once (forwardAuthorization is the same field)', field: 'forward_authorization' });
-  }
   const input: Record<string, unknown> = { name };
   for (const key of ['access', 'protocol', 'upstreams', 'hosts', 'timeouts'] as const) if (body[key] !== undefined) input[key] = body[key];
-  const forward = snake ? body.forward_authorization : body.forwardAuthorization;
-  if (forward !== undefined) input.forwardAuthorization = forward;
+  if (body.forward_authorization !== undefined) input.forwardAuthorization = body.forward_authorization;
   try {
     return validateDeployment(input);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    const field = snake ? err.path.replace(/^forwardAuthorization/, 'forward_authorization') : err.path;
-    const message = field === err.path ? err.message : err.message.replace(err.path, field);
-    throw new GatehouseError('invalid_field', { message, field });
+    const field = err.path.replace(/^forwardAuthorization/, 'forward_authorization');
+    throw new GatehouseError('invalid_field', { message: field + err.message.slice(err.path.length), field });
   }
 }
 
 /** A Deployment with the fields a PATCH body gives replaced, validated as a whole. */
 export function patchDeployment(current: DeploymentSpec, value: unknown): DeploymentSpec {
-  const body = objectBody(value);
-  const { forwardAuthorization, ...rest } = body;
-  const base: Record<string, unknown> = bodyOf(current);
-  if (forwardAuthorization !== undefined && rest.forward_authorization === undefined) rest.forward_authorization = forwardAuthorization;
-  else if (forwardAuthorization !== undefined) rest.forwardAuthorization = forwardAuthorization;
-  return deploymentFromBody(current.name, { ...base, ...rest });
+  return deploymentFromBody(current.name, { ...bodyOf(current), ...snakeCase(objectBody(value)) });
 }
 
 /** The writable body form of a stored Deployment. */

@@ -61,21 +61,35 @@ function proceed(runtime: Runtime, req: IncomingMessage, res: ServerResponse, si
     tokenId: line.token_id,
     keepAuthorization: route.spec.forwardAuthorization,
   });
-  runtime.inflight++;
-  forward({
-    method: line.method,
-    path: line.path,
-    headers,
-    body: bodyOf(req),
-    upstreams: route.upstreams,
-    sink,
-    done: (status, outcome) => {
-      runtime.inflight--;
-      if (outcome !== 'ok') line.reason = outcome;
-      line.status = status;
-      runtime.record(line, startedAt);
-    },
-  });
+  const body = bodyOf(req);
+  const start = (): void => {
+    // Node's parser may reject the body (a bad chunk) in the same read that delivered the head; it has
+    // then answered 400 and ended the socket, and the request must not reach the upstream at all.
+    if (body !== null && req.socket.writableEnded) {
+      body.destroy();
+      line.reason = 'bad_request';
+      line.status = 400;
+      return runtime.record(line, startedAt);
+    }
+    runtime.inflight++;
+    forward({
+      method: line.method,
+      path: line.path,
+      headers,
+      body,
+      upstreams: route.upstreams,
+      sink,
+      done: (status, outcome) => {
+        runtime.inflight--;
+        if (outcome !== 'ok') line.reason = outcome;
+        line.status = status;
+        runtime.record(line, startedAt);
+      },
+    });
+  };
+  // A parse error in the rest of the current read surfaces synchronously after this handler returns.
+  if (body === null) start();
+  else process.nextTick(start);
 }
 
 function finish(runtime: Runtime, line: RequestLogLine, sink: Http1Sink, reason: string, startedAt: number): void {

@@ -38,7 +38,11 @@ export class Listener {
 
   constructor(config: ListenerConfig, handlers: ListenerHandlers, options: ListenerOptions) {
     this.config = config;
-    this.h1 = http.createServer({ maxHeaderSize: options.maxHeaderSize, requireHostHeader: true, keepAliveTimeout: 65_000, requestTimeout: 0 }, handlers.request);
+    this.h1 = http.createServer({
+      maxHeaderSize: options.maxHeaderSize, requireHostHeader: true, keepAliveTimeout: 65_000, requestTimeout: 0,
+      // Node keeps only the first of two Authorization or Host headers; joined, they are what they are: malformed.
+      joinDuplicateHeaders: true,
+    }, handlers.request);
     const onUpgrade = handlers.upgrade;
     if (onUpgrade) {
       this.h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -10,6 +10,7 @@ import type { Runtime } from '../runtime';
 import { upstreamHeaders } from './forward-headers';
 import { refusalResponse } from './refusal';
 import { requestIdFrom } from './request-id';
+import { upstreamError } from './upstream-errors';
 
 /**
  * WebSocket upgrades: the same decision as any request, then http-proxy's
@@ -17,13 +18,16 @@ import { requestIdFrom } from './request-id';
  */
 export function upgradeHandler(runtime: Runtime, listener: 'external' | 'internal') {
   const proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, changeOrigin: true });
-  // Without an error listener an upstream failure would kill the process.
-  proxy.on('error', (err, req, target) => {
-    const socket = target as Duplex;
-    runtime.log.warn({ request_id: req.headers['x-request-id'], err }, 'websocket upstream failed');
-    if (socket.writable) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    else socket.destroy();
+  /** Handshake deadline per request: http-proxy has none of its own for ws. */
+  const deadlines = new WeakMap<IncomingMessage, number>();
+  proxy.on('proxyReqWs', (proxyReq, req) => {
+    const ms = deadlines.get(req);
+    if (ms !== undefined) proxyReq.setTimeout(ms, () => proxyReq.destroy(HANDSHAKE_TIMEOUT));
+    // Once upgraded, a WebSocket lives as long as its peers keep it.
+    proxyReq.once('upgrade', () => proxyReq.setTimeout(0));
   });
+  // Errors go to each call's callback; this listener only keeps an unforeseen one from killing the process.
+  proxy.on('error', (err) => runtime.log.warn({ err }, 'websocket proxy error'));
 
   return function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const startedAt = performance.now();
@@ -38,12 +42,8 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
     const decision = runtime.decider.decide({ listener, route, protocol: 'http', authorization: req.headers.authorization, clientAddress: line.client });
     const go = (d: Decision): void => {
       if (!(d instanceof Allowed)) {
-        const { status, headers, body } = refusalResponse(d, requestId, runtime.challenges);
-        let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nconnection: close\r\n`;
-        for (const [name, value] of Object.entries(headers)) text += `${name}: ${String(value)}\r\n`;
-        socket.end(`${text}\r\n${body}`);
+        line.status = writeRefusal(socket, d, requestId, runtime);
         line.reason = d.code;
-        line.status = status;
         return runtime.record(line, startedAt);
       }
       const current = line.deployment === undefined ? undefined : runtime.routes.get(line.deployment);
@@ -52,13 +52,39 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
       line.token_id = d.token?.id;
       rewriteHeaders(req, runtime, line, current.spec.forwardAuthorization);
       const index = current.upstreams.pick();
+      deadlines.set(req, current.timeouts.connect + current.timeouts.response);
+      // What the client was sent before the proxy began: more means the 101 went out.
+      const sentBefore = (socket as Socket).bytesWritten ?? 0;
       line.status = 101;
       socket.once('close', () => runtime.record(line, startedAt));
-      proxy.ws(req, socket as Socket, head, { target: current.upstreams.origins[index] });
+      proxy.ws(req, socket as Socket, head, { target: current.upstreams.origins[index] }, (err) => {
+        if (((socket as Socket).bytesWritten ?? 0) > sentBefore) {
+          line.reason = 'upstream_aborted';
+          return;
+        }
+        const refusal = err === HANDSHAKE_TIMEOUT ? new GatehouseError('upstream_timeout', { cause: err }) : upstreamError(err);
+        line.reason = refusal.code;
+        line.status = writeRefusal(socket, refusal, requestId, runtime);
+      });
     };
     if (decision instanceof Promise) decision.then(go, (err: unknown) => go(isGatehouseError(err) ? err : new GatehouseError('internal', { cause: err })));
     else go(decision);
   };
+}
+
+const HANDSHAKE_TIMEOUT = Object.assign(new Error('upstream WebSocket handshake timed out'), { code: 'GATEHOUSE_WS_HANDSHAKE_TIMEOUT' });
+
+/** Answers an upgrade request with the JSON refusal and closes; returns the status. */
+function writeRefusal(socket: Duplex, err: GatehouseError, requestId: string, runtime: Runtime): number {
+  const { status, headers, body } = refusalResponse(err, requestId, runtime.challenges);
+  if (!socket.writable) {
+    socket.destroy();
+    return status;
+  }
+  let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nconnection: close\r\n`;
+  for (const [name, value] of Object.entries(headers)) text += `${name}: ${String(value)}\r\n`;
+  socket.end(`${text}\r\n${body}`);
+  return status;
 }
 
 /** http-proxy forwards `req.headers`; give it the same headers a forwarded request gets. */

@@ -14,6 +14,9 @@ export interface Route {
   readonly grpcUpstreams: GrpcUpstreamSet | undefined;
 }
 
+/** What may follow the host in a Host / :authority value. */
+const PORT = /^:\d{0,5}$/;
+
 /** host (lower-case, no port) -> Route; rebuilt on reload and on Deployment changes. */
 export class RouteTable {
   private readonly byHost = new Map<string, Route>();
@@ -41,13 +44,21 @@ export class RouteTable {
   lookup(authority: string | undefined): Route | undefined {
     if (!authority) return undefined;
     let host = authority;
+    let port = '';
     if (host.charCodeAt(0) === 0x5b /* [ */) {
       const end = host.indexOf(']');
-      host = end === -1 ? host : host.slice(0, end + 1);
+      if (end === -1) return undefined;
+      port = host.slice(end + 1);
+      host = host.slice(0, end + 1);
     } else {
       const colon = host.indexOf(':');
-      if (colon !== -1) host = host.slice(0, colon);
+      if (colon !== -1) {
+        port = host.slice(colon);
+        host = host.slice(0, colon);
+      }
     }
+    // The port is ignored, but `host:abc` is not a Host (RFC 9110 §7.2), so it names nothing.
+    if (port !== '' && !PORT.test(port)) return undefined;
     if (host.endsWith('.')) host = host.slice(0, -1);
     return this.byHost.get(host) ?? this.byHost.get(host.toLowerCase());
   }

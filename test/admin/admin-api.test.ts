@@ -235,6 +235,11 @@ t.test('Deployments: config-managed ones are 409, store-managed ones change the 
   t.equal((await ext('extra')).status, 404, 'private: 404 on the external listener at once');
   t.equal((await get(gw.internal + '/x', { host: hostOf('extra') })).status, 200, 'and still reachable internally');
 
+  const alias = await api(gw, dev, 'PUT', '/v1/deployments/alias', { access: 'public', upstreams: [up.url], forwardAuthorization: true });
+  t.equal(alias.json<{ deployment: Json }>().deployment.forward_authorization, true, 'the config file\'s spelling forwardAuthorization is accepted');
+  const twice = await api(gw, dev, 'PATCH', '/v1/deployments/alias', { forwardAuthorization: false, forward_authorization: true });
+  t.equal(twice.json().field, 'forward_authorization', 'but not both spellings at once');
+
   t.equal((await api(gw, dev, 'PATCH', '/v1/deployments/ghost', { access: 'public' })).status, 404);
   t.equal((await api(gw, dev, 'GET', '/v1/deployments/ghost')).status, 404);
   const removed = await api(gw, dev, 'DELETE', '/v1/deployments/extra');

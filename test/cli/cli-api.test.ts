@@ -22,9 +22,9 @@ t.test('the CLI through the admin API of a logged-in context', async (t) => {
   const env = { GATEHOUSE_HOME: join(home, 'gh') };
   const cli = (...args: string[]) => runCli(args, env);
 
-  const [help, subHelp, unknown, missingName, unknownFlag, noContext, userLogin, badLogin] = await Promise.all([
-    cli('--help'), cli('deployment', 'list', '--help'), cli('frobnicate'), cli('token', 'create', '--developer'),
-    cli('token', 'list', '--bogus'), cli('current-context'),
+  // Token usage errors (unknown and missing flags) are covered in token-config.test.ts; these are the API side.
+  const [help, subHelp, usage, noContext, userLogin, badLogin] = await Promise.all([
+    cli('--help'), cli('deployment', 'list', '--help'), cli('deployment', 'apply', 'x'), cli('current-context'),
     cli('login', '--api-token', userOnly.secret, '--endpoint', gw.admin),
     cli('login', '--api-token', 'gth_nope', '--endpoint', gw.admin),
   ]);
@@ -33,12 +33,8 @@ t.test('the CLI through the admin API of a logged-in context', async (t) => {
   t.match(help.stdout, /deployment list\|get\|apply\|delete/);
   t.equal(subHelp.code, 0);
   t.match(subHelp.stdout, /apply NAME \[--access/);
-  t.equal(unknown.code, 2, 'unknown command: usage error');
-  t.match(unknown.stderr, /unknown command "frobnicate"/);
-  t.equal(missingName.code, 2, 'missing flag: usage error');
-  t.match(missingName.stderr, /missing required flag --name/);
-  t.equal(unknownFlag.code, 2, 'unknown flag: usage error');
-  t.match(unknownFlag.stderr, /--bogus/);
+  t.equal(usage.code, 2, 'apply with nothing to apply: usage error');
+  t.match(usage.stderr, /nothing to apply/);
   t.equal(noContext.code, 1, 'current-context before login fails');
   t.match(noContext.stderr, /no current context/);
   t.equal(userLogin.code, 1, 'login with a user-only token is refused');
@@ -56,7 +52,7 @@ t.test('the CLI through the admin API of a logged-in context', async (t) => {
   t.equal(statSync(join(home, 'gh')).mode & 0o777, 0o700, 'in a 0700 folder');
   t.ok(readFileSync(file, 'utf8').includes(dev.secret));
 
-  const [current, created, refused, ownerFlag, listed, applied, managed, badAccess] = await Promise.all([
+  const [current, created, refused, ownerFlag, listed, applied, managed] = await Promise.all([
     cli('current-context'),
     cli('token', 'create', '--name', 'from cli', '--description', 'd', '--user-deployment', 'guarded', '--expires-in', '30d', '--json'),
     cli('token', 'create', '--name', 'x', '--user-deployment', 'nope'),
@@ -64,7 +60,6 @@ t.test('the CLI through the admin API of a logged-in context', async (t) => {
     cli('deployment', 'list'),
     cli('deployment', 'apply', 'extra', '--access', 'public', '--upstream', up.url, '--host', 'extra.example.test', '--json'),
     cli('deployment', 'apply', 'guarded', '--access', 'public'),
-    cli('deployment', 'apply', 'other', '--access', 'open', '--upstream', up.url),
   ]);
   t.equal(current.code, 0);
   t.same(JSON.parse(current.stdout), { name: 'acme', endpoint: gw.admin, api_token: dev.secret }, 'current-context JSON');
@@ -82,18 +77,15 @@ t.test('the CLI through the admin API of a logged-in context', async (t) => {
   t.match(JSON.parse(applied.stdout), { created: true, deployment: { name: 'extra', access: 'public', hosts: ['extra.example.test'], config_managed: false } });
   t.equal(managed.code, 1, 'a config-managed Deployment cannot be changed');
   t.match(managed.stderr, /managed by the config file.*\(409 conflict\)/);
-  t.equal(badAccess.code, 1);
-  t.match(badAccess.stderr, /access: must be one of private, protected, public/);
 
   const call = (s: string) => get(gw.external + '/x', { host: hostOf('guarded'), authorization: `Bearer ${s}` });
   t.equal((await call(made.secret)).status, 200, 'the CLI-made token works');
   t.equal((await get(gw.external + '/x', { host: 'extra.example.test' })).status, 200, 'the applied Deployment is routed');
 
   const tokens = await cli('token', 'list');
-  const [deleted, privatized, shown] = await Promise.all([
+  const [deleted, privatized] = await Promise.all([
     cli('token', 'delete', String(made.token.id)),
     cli('deployment', 'apply', 'extra', '--access', 'private'),
-    cli('deployment', 'get', 'guarded', '--json'),
   ]);
   t.equal(tokens.code, 0);
   t.match(tokens.stdout, /^ID +NAME +OWNER +TYPES +DEPLOYMENTS +CREATED +LAST USED +EXPIRES +DISABLED\n/);
@@ -103,15 +95,12 @@ t.test('the CLI through the admin API of a logged-in context', async (t) => {
   t.equal(deleted.stdout, `Deleted token ${String(made.token.id)}.\n`);
   t.equal(privatized.code, 0, privatized.stderr);
   t.equal(privatized.stdout, 'Updated Deployment "extra" (private, http).\n');
-  t.match(JSON.parse(shown.stdout), { deployment: { name: 'guarded', access: 'protected', config_managed: true } });
   t.equal((await call(made.secret)).status, 401, 'the deleted token is refused');
   t.equal((await get(gw.external + '/x', { host: 'extra.example.test' })).status, 404, 'the private Deployment is hidden');
 
-  const [shownExtra, removed, removedAgain] = [await cli('deployment', 'get', 'extra'), await cli('deployment', 'delete', 'extra'), await cli('deployment', 'delete', 'extra')];
+  const [shownExtra, removed] = [await cli('deployment', 'get', 'extra'), await cli('deployment', 'delete', 'extra')];
   t.match(shownExtra.stdout, /Access: +private\n/);
   t.match(shownExtra.stdout, /Managed by: +store \(API\)/);
   t.equal(removed.code, 0);
-  t.equal(removedAgain.code, 1, 'deleting what is not there fails');
-  t.match(removedAgain.stderr, /no Deployment named "extra"/);
   t.equal((await get(gw.internal + '/x', { host: 'extra.example.test' })).status, 404, 'deleted');
 });

@@ -2,7 +2,7 @@ import net from 'node:net';
 import t from 'tap';
 import { hostOf, startGateway } from '../helpers/gateway';
 import { get } from '../helpers/http';
-import { rawBody, rawRequest } from '../helpers/raw-http';
+import { h2Request, rawBody, rawRequest } from '../helpers/raw-http';
 import { startUpstream, type SeenRequest } from '../helpers/upstream';
 
 /** Header names (lower-case) as the upstream received them, with how often each came. */
@@ -65,6 +65,28 @@ t.test('forwarded request headers', async (t) => {
       t.notMatch(JSON.stringify(seen.rawHeaders), /evil/, 'no spoofed value reaches the upstream');
       t.equal(seen.headers['x-gatehousex'], 'kept', 'a name that merely starts alike is left alone');
     }
+  });
+
+  t.test('the same rules for HTTP/2 requests', async (t) => {
+    const r = await h2Request(gw.external, {
+      ':authority': hostOf('guarded'), authorization: `Bearer ${secret}`, 'x-request-id': 'h2-id.1',
+      'x_gatehouse_token_id': 'evil1', 'x.gatehouse.token.id': 'evil2', 'x-gatehouse-token-id': 'evil3',
+      'x-forwarded-for': '10.9.9.9', forwarded: 'for=10.9.9.9', te: 'trailers', 'x-stays': 'yes',
+    });
+    t.equal(r.status, 200);
+    t.equal(r.headers['x-request-id'], 'h2-id.1', 'the request id is kept and answered');
+    const seen = last();
+    const got = names(seen);
+    t.notOk(got.has('authorization'));
+    t.notOk(got.has('te'));
+    t.notOk(got.has('forwarded'));
+    t.equal(seen.headers['x-gatehouse-token-id'], token.id);
+    t.notMatch(JSON.stringify(seen.rawHeaders), /evil/);
+    t.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
+    t.equal(seen.headers['x-forwarded-host'], hostOf('guarded'));
+    t.equal(seen.headers['x-request-id'], 'h2-id.1');
+    t.equal(seen.headers['x-stays'], 'yes');
+    t.ok(gw.logs.some((l) => l.msg === 'request' && l.request_id === 'h2-id.1' && l.token_id === token.id), 'logged with the id and token id');
   });
 
   t.test('hop-by-hop request headers are removed', async (t) => {

@@ -56,6 +56,18 @@ function echo(ws: WebSocket, message: string): Promise<string> {
   });
 }
 
+/** An upstream that accepts connections and never says a word. */
+async function silentUrl(t: Teardown): Promise<string> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => { sockets.add(socket); socket.on('error', () => undefined); });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+}
+
 async function refusingUrl(): Promise<string> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -72,6 +84,7 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
       { name: 'secure', access: 'protected', upstreams: [up.url] },
       { name: 'hidden', access: 'private', upstreams: [up.url] },
       { name: 'gone', access: 'public', upstreams: [await refusingUrl()] },
+      { name: 'mute', access: 'public', upstreams: [await silentUrl(t)], timeouts: { connect: '200ms', response: '300ms' } },
     ],
   });
   const { secret, token } = await gw.mint({ user: ['secure'] });
@@ -129,9 +142,25 @@ t.test('WebSocket upgrades through the gateway', async (t) => {
   t.test('upstream refusing: 502, the process stays up', async (t) => {
     const r = await open(gw.externalPort, hostOf('gone'));
     t.notOk(r instanceof WebSocket);
-    if (!(r instanceof WebSocket)) t.equal(r.status, 502);
+    if (!(r instanceof WebSocket)) {
+      t.equal(r.status, 502);
+      t.equal((JSON.parse(r.body) as { error: string }).error, 'upstream_unavailable', 'the JSON error body');
+    }
+    // The line is written when the connection closes, which may be just after the client read the answer.
+    const logged = (): boolean => gw.logs.some((l) => l.msg === 'request' && l.protocol === 'websocket' && l.status === 502 && l.reason === 'upstream_unavailable');
+    for (let i = 0; i < 50 && !logged(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    t.ok(logged(), 'logged as 502');
     const still = await get(gw.external + '/', { host: hostOf('chat') });
     t.equal(still.status, 426, 'plain HTTP still served');
+  });
+
+  t.test('upstream never answering the handshake: 504 within the response timeout', async (t) => {
+    const started = performance.now();
+    const r = await open(gw.externalPort, hostOf('mute'));
+    const ms = performance.now() - started;
+    t.notOk(r instanceof WebSocket);
+    if (!(r instanceof WebSocket)) t.equal(r.status, 504);
+    t.ok(ms < 2_000, `answered after ${Math.round(ms)} ms`);
   });
 
   t.test('upstream dropping an open WebSocket: the client sees it close, the process stays up', async (t) => {
