@@ -56,7 +56,12 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
       // What the client was sent before the proxy began: more means the 101 went out.
       const sentBefore = (socket as Socket).bytesWritten ?? 0;
       line.status = 101;
-      socket.once('close', () => runtime.record(line, startedAt));
+      // An open WebSocket is in flight: a drain waits for it (up to the grace period).
+      runtime.inflight++;
+      socket.once('close', () => {
+        runtime.inflight--;
+        runtime.record(line, startedAt);
+      });
       proxy.ws(req, socket as Socket, head, { target: current.upstreams.origins[index] }, (err) => {
         if (((socket as Socket).bytesWritten ?? 0) > sentBefore) {
           line.reason = 'upstream_aborted';
