@@ -12,6 +12,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
+import { cpuSeconds } from './cpu-time';
 import type { StreamResult, UnaryResult } from './grpc-roles';
 import { freePort, placement, readyPort, startNode, waitForPort, type Child } from './processes';
 import { median, printRows, type BenchRow } from './table';
@@ -54,17 +55,22 @@ function mintToken(configFile: string): string {
   return (JSON.parse(out) as { secret: string }).secret;
 }
 
+/** A load run's result with the CPU time the gateway and the upstream spent on it. */
+type Measured<T> = T & { readonly gatewayCpu: number; readonly upstreamCpu: number };
+
 /** Runs one load-generator process to its end and parses its result line. */
-async function load<T>(cpu: string, kind: 'unary' | 'stream', port: number, seconds: number, token?: string): Promise<T> {
+async function load<T>(cpu: string, kind: 'unary' | 'stream', port: number, seconds: number, pids: { gateway: number; upstream: number }, token?: string): Promise<Measured<T>> {
   const args = [ROLES, '--load', kind, '--port', String(port), '--authority', HOST, '--seconds', String(seconds), '--inflight', String(INFLIGHT)];
   if (token !== undefined) args.push('--token', token);
+  const gateway = cpuSeconds(pids.gateway);
+  const upstream = cpuSeconds(pids.upstream);
   const child = startNode({ cpu, args });
   let out = '';
   child.process.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
   const code = await new Promise<number | null>((done) => child.process.once('exit', done));
   const line = out.trim().split('\n').pop() ?? '';
   if (code !== 0 || !line.startsWith('{')) throw new Error(`load generator (${kind}, port ${port}) exited ${code}: ${out}`);
-  return JSON.parse(line) as T;
+  return { ...(JSON.parse(line) as T), gatewayCpu: cpuSeconds(pids.gateway) - gateway, upstreamCpu: cpuSeconds(pids.upstream) - upstream };
 }
 
 function errorsNote(results: readonly { errors: number }[]): string {
@@ -84,48 +90,62 @@ export async function runGrpcBench(opts: { seconds: number }): Promise<BenchRow[
     const { file, port } = await writeConfig(dir, upstreamPort);
     const token = mintToken(file);
     const devNull = openSync('/dev/null', 'w');
-    children.push(startNode({ cpu: where.proxyCpu, args: [CLI, 'serve', '--config', file], stdout: devNull }));
+    const gateway = startNode({ cpu: where.proxyCpu, args: [CLI, 'serve', '--config', file], stdout: devNull });
+    children.push(gateway);
     closeSync(devNull);
     await waitForPort(port);
     log(`upstream :${upstreamPort}, gatehouse :${port}${where.pinned ? `, gateway on cpu ${where.proxyCpu}, load and upstream on cpu ${where.loadCpu}` : ' (unpinned)'}`);
 
-    const unaryDirect: UnaryResult[] = [];
-    const unaryGateway: UnaryResult[] = [];
-    const streamDirect: StreamResult[] = [];
-    const streamGateway: StreamResult[] = [];
+    const pids = { gateway: gateway.pid, upstream: upstream.pid };
+    const unaryDirect: Measured<UnaryResult>[] = [];
+    const unaryGateway: Measured<UnaryResult>[] = [];
+    const streamDirect: Measured<StreamResult>[] = [];
+    const streamGateway: Measured<StreamResult>[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
-      unaryDirect.push(await load<UnaryResult>(where.loadCpu, 'unary', upstreamPort, opts.seconds));
-      unaryGateway.push(await load<UnaryResult>(where.loadCpu, 'unary', port, opts.seconds, token));
-      streamDirect.push(await load<StreamResult>(where.loadCpu, 'stream', upstreamPort, opts.seconds));
-      streamGateway.push(await load<StreamResult>(where.loadCpu, 'stream', port, opts.seconds, token));
-      const rps = (r: UnaryResult[]): string => (r[r.length - 1].calls / r[r.length - 1].seconds).toFixed(0);
-      const mbps = (r: StreamResult[]): string => (r[r.length - 1].bytes / 1e6 / r[r.length - 1].seconds).toFixed(0);
-      log(`round ${round}/${ROUNDS}: unary ${rps(unaryDirect)} direct, ${rps(unaryGateway)} gatehouse calls/s; stream ${mbps(streamDirect)} direct, ${mbps(streamGateway)} gatehouse MB/s`);
+      unaryDirect.push(await load<UnaryResult>(where.loadCpu, 'unary', upstreamPort, opts.seconds, pids));
+      unaryGateway.push(await load<UnaryResult>(where.loadCpu, 'unary', port, opts.seconds, pids, token));
+      streamDirect.push(await load<StreamResult>(where.loadCpu, 'stream', upstreamPort, opts.seconds, pids));
+      streamGateway.push(await load<StreamResult>(where.loadCpu, 'stream', port, opts.seconds, pids, token));
+      const last = <T>(r: T[]): T => r[r.length - 1];
+      log(`round ${round}/${ROUNDS}: unary ${rpsOf(last(unaryDirect)).toFixed(0)} direct, ${rpsOf(last(unaryGateway)).toFixed(0)} gatehouse calls/s; `
+        + `stream ${mbpsOf(last(streamDirect)).toFixed(0)} direct, ${mbpsOf(last(streamGateway)).toFixed(0)} gatehouse MB/s`);
     }
 
-    const rpsOf = (r: UnaryResult): number => r.calls / r.seconds;
-    const mbpsOf = (r: StreamResult): number => r.bytes / 1e6 / r.seconds;
     const unaryRatio = median(unaryGateway.map((g, i) => rpsOf(g) / rpsOf(unaryDirect[i])));
     const streamRatio = median(streamGateway.map((g, i) => mbpsOf(g) / mbpsOf(streamDirect[i])));
+    // CPU per call (µs) and per MB (ms): the gateway's own cost beside the upstream's, steady under background load.
+    const usPerCall = (r: Measured<UnaryResult>[], pick: (m: Measured<UnaryResult>) => number): string => median(r.map((m) => (pick(m) * 1e6) / m.total)).toFixed(0);
+    const msPerMB = (r: Measured<StreamResult>[], pick: (m: Measured<StreamResult>) => number): string => median(r.map((m) => (pick(m) * 1e3) / (m.total / 1e6))).toFixed(2);
     return [
       {
         name: 'gRPC unary, upstream direct', rps: median(unaryDirect.map(rpsOf)), p99ms: median(unaryDirect.map((r) => r.p99ms)),
-        note: `grpc-js client, ${INFLIGHT} calls in flight on one h2c channel, 128 B messages${errorsNote(unaryDirect)}`,
+        note: `grpc-js client, ${INFLIGHT} calls in flight on one h2c channel, 128 B messages; upstream ${usPerCall(unaryDirect, (m) => m.upstreamCpu)} µs CPU/call${errorsNote(unaryDirect)}`,
       },
       {
         name: 'gRPC unary, gatehouse protected', rps: median(unaryGateway.map(rpsOf)), p99ms: median(unaryGateway.map((r) => r.p99ms)),
-        note: `h2c, cached token, log level warn; ${unaryRatio.toFixed(2)}x direct (target 0.6x)${errorsNote(unaryGateway)}`,
+        note: `h2c, cached token, log level warn; ${unaryRatio.toFixed(2)}x direct (target 0.6x); gateway ${usPerCall(unaryGateway, (m) => m.gatewayCpu)} µs CPU/call${errorsNote(unaryGateway)}`,
       },
-      { name: 'gRPC server stream, upstream direct', mbps: median(streamDirect.map(mbpsOf)), note: `64 KiB messages, one call${errorsNote(streamDirect)}` },
+      {
+        name: 'gRPC server stream, upstream direct', mbps: median(streamDirect.map(mbpsOf)),
+        note: `64 KiB messages, one call; upstream ${msPerMB(streamDirect, (m) => m.upstreamCpu)} ms CPU/MB${errorsNote(streamDirect)}`,
+      },
       {
         name: 'gRPC server stream, gatehouse protected', mbps: median(streamGateway.map(mbpsOf)),
-        note: `h2c, cached token; ${streamRatio.toFixed(2)}x direct (target 0.8x)${errorsNote(streamGateway)}`,
+        note: `h2c, cached token; ${streamRatio.toFixed(2)}x direct (target 0.8x); gateway ${msPerMB(streamGateway, (m) => m.gatewayCpu)} ms CPU/MB${errorsNote(streamGateway)}`,
       },
     ];
   } finally {
     await Promise.all(children.map((c) => c.stop()));
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function rpsOf(r: UnaryResult): number {
+  return r.calls / r.seconds;
+}
+
+function mbpsOf(r: StreamResult): number {
+  return r.bytes / 1e6 / r.seconds;
 }
 
 if (require.main === module) {

@@ -25,6 +25,8 @@ const CHUNK = Buffer.alloc(64 * 1024, 0x63);
 
 export interface UnaryResult {
   readonly calls: number;
+  /** Calls including the warm-up: what CPU time measured over the whole run divides by. */
+  readonly total: number;
   readonly errors: number;
   readonly seconds: number;
   readonly p99ms: number;
@@ -32,6 +34,8 @@ export interface UnaryResult {
 
 export interface StreamResult {
   readonly bytes: number;
+  /** Bytes including the warm-up. */
+  readonly total: number;
   readonly seconds: number;
   readonly errors: number;
 }
@@ -84,10 +88,12 @@ async function unaryLoad(options: LoadOptions): Promise<UnaryResult> {
   const until = measureFrom + options.seconds * 1000;
   const latencies: number[] = [];
   let errors = 0;
+  let total = 0;
   const once = (): Promise<void> => new Promise((resolve) => {
     const started = performance.now();
     c.makeUnaryRequest(UNARY.path, identity, identity, UNARY_REQUEST, metadata(), (err) => {
       const now = performance.now();
+      total++;
       if (started >= measureFrom && now <= until) {
         if (err) errors++;
         else latencies.push(now - started);
@@ -101,7 +107,7 @@ async function unaryLoad(options: LoadOptions): Promise<UnaryResult> {
   await Promise.all(Array.from({ length: options.inflight }, loop));
   c.close();
   latencies.sort((a, b) => a - b);
-  return { calls: latencies.length, errors, seconds: options.seconds, p99ms: latencies[Math.floor(latencies.length * 0.99)] ?? NaN };
+  return { calls: latencies.length, total, errors, seconds: options.seconds, p99ms: latencies[Math.floor(latencies.length * 0.99)] ?? NaN };
 }
 
 /** One server stream read as fast as the path allows; bytes counted after the warm-up, then cancelled. */
@@ -110,8 +116,12 @@ async function streamLoad(options: LoadOptions): Promise<StreamResult> {
   const call = c.makeServerStreamRequest(STREAM.path, identity, identity, Buffer.alloc(0), metadata());
   let errors = 0;
   let bytes = 0;
+  let total = 0;
   let measuring = false;
-  call.on('data', (chunk: Buffer) => { if (measuring) bytes += chunk.length; });
+  call.on('data', (chunk: Buffer) => {
+    total += chunk.length;
+    if (measuring) bytes += chunk.length;
+  });
   call.on('error', (err: grpc.ServiceError) => { if (err.code !== grpc.status.CANCELLED) errors++; });
   await new Promise((resolve) => setTimeout(resolve, options.warmup * 1000));
   measuring = true;
@@ -121,7 +131,7 @@ async function streamLoad(options: LoadOptions): Promise<StreamResult> {
   const seconds = (performance.now() - started) / 1000;
   call.cancel();
   c.close();
-  return { bytes, seconds, errors };
+  return { bytes, total, seconds, errors };
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -18,7 +18,8 @@ export interface HttpBenchOptions {
   readonly log: (line: string) => void;
 }
 
-export type RowId = 'direct' | 'naive' | 'public' | 'protected' | 'malformed' | 'public-info';
+export const ROW_IDS = ['direct', 'naive', 'public', 'protected', 'malformed', 'public-info'] as const;
+export type RowId = (typeof ROW_IDS)[number];
 
 interface Target {
   readonly port: number;
@@ -70,6 +71,7 @@ const RATIOS: readonly RatioSpec[] = [
   { name: 'protected / public', num: 'protected', den: 'public', target: 0.95 },
   { name: 'public / naive http-proxy', num: 'public', den: 'naive', target: 2.2 },
   { name: 'malformed refusals / public', num: 'malformed', den: 'public', target: 3 },
+  { name: 'malformed refusals / naive http-proxy', num: 'malformed', den: 'naive' },
   { name: 'public info log / public warn log', num: 'public-info', den: 'public' },
   { name: 'public / upstream direct', num: 'public', den: 'direct' },
 ];
@@ -148,7 +150,8 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
     const results = new Map<RowId, Measurement[]>(specs.map((s) => [s.id, []]));
     for (let round = 1; round <= options.rounds; round++) {
       const parts: string[] = [];
-      for (const spec of specs) {
+      // Every other round runs the rows backwards, so a load that drifts during a round favours no row.
+      for (const spec of round % 2 === 1 ? specs : [...specs].reverse()) {
         const result = await measure(spec, options.seconds);
         results.get(spec.id)?.push(result);
         parts.push(`${spec.id} ${formatRps(result.rps)} (${result.cpuUsPerRequest.toFixed(0)} µs cpu/req)`);

@@ -1,27 +1,20 @@
 /**
  * `npm run bench [-- --only http|grpc|propagation]`: the HTTP table (wrk
  * against upstream, naive proxy and Gatehouse), then the gRPC rows and the
- * propagation figures when those sections are present.
+ * propagation figures.
  *
  * Environment: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_WARMUP (3 s per row),
  * BENCH_CONNECTIONS (50), BENCH_ROWS (comma-separated row ids, default all),
  * BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { formatHttpReport, runHttpBench, type RowId } from './http-bench';
-import { printLatency, printRows, type BenchRow, type LatencySummary } from './table';
+import { runGrpcBench } from './grpc-bench';
+import { formatHttpReport, ROW_IDS, runHttpBench, type RowId } from './http-bench';
+import { runPropagationBench } from './propagation-bench';
+import { printLatency, printRows } from './table';
 
 const SECTIONS = ['http', 'grpc', 'propagation'] as const;
 type Section = (typeof SECTIONS)[number];
-
-interface GrpcBenchModule {
-  runGrpcBench(options: { seconds: number }): Promise<BenchRow[]>;
-}
-interface PropagationBenchModule {
-  runPropagationBench(): Promise<LatencySummary>;
-}
 
 function numberFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -46,19 +39,20 @@ function sectionsFromArgs(argv: readonly string[]): Section[] {
   return names.length ? (names as Section[]) : [...SECTIONS];
 }
 
-/** A compiled section module beside this file, or undefined when that section is not written (yet). */
-function optionalModule<T>(file: string): T | undefined {
-  const path = join(__dirname, file);
-  // A static import would not compile while the section does not exist.
-  return existsSync(path) ? (require(path) as T) : undefined;
+function rowsFromEnv(): RowId[] | undefined {
+  const raw = process.env.BENCH_ROWS;
+  if (!raw) return undefined;
+  const rows = raw.split(',');
+  for (const row of rows) {
+    if (!(ROW_IDS as readonly string[]).includes(row)) throw new Error(`BENCH_ROWS: unknown row "${row}" (rows: ${ROW_IDS.join(', ')})`);
+  }
+  return rows as RowId[];
 }
 
 async function main(): Promise<number> {
   const sections = sectionsFromArgs(process.argv.slice(2));
-  const explicit = process.argv.length > 2;
   const seconds = numberFromEnv('BENCH_SECONDS', 5);
   const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
-  let status = 0;
 
   if (sections.includes('http')) {
     if (spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error) {
@@ -71,24 +65,15 @@ async function main(): Promise<number> {
       warmupSeconds: numberFromEnv('BENCH_WARMUP', 3),
       connections: numberFromEnv('BENCH_CONNECTIONS', 50),
       gatewayNodeArgs: (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean),
-      only: process.env.BENCH_ROWS ? (process.env.BENCH_ROWS.split(',') as RowId[]) : undefined,
+      only: rowsFromEnv(),
       log,
     });
     process.stdout.write(`\n${formatHttpReport(result)}\n`);
   }
 
-  if (sections.includes('grpc')) {
-    const grpc = optionalModule<GrpcBenchModule>('grpc-bench.js');
-    if (grpc) printRows('gRPC', await grpc.runGrpcBench({ seconds }));
-    else if (explicit) { log('no gRPC benchmark (bench/grpc-bench.ts) in this build'); status = 1; }
-  }
-
-  if (sections.includes('propagation')) {
-    const propagation = optionalModule<PropagationBenchModule>('propagation-bench.js');
-    if (propagation) printLatency('Propagation of a change to every process (ms)', await propagation.runPropagationBench());
-    else if (explicit) { log('no propagation benchmark (bench/propagation-bench.ts) in this build'); status = 1; }
-  }
-  return status;
+  if (sections.includes('grpc')) printRows('gRPC', await runGrpcBench({ seconds }));
+  if (sections.includes('propagation')) printLatency('Propagation of a change to every process (ms)', await runPropagationBench());
+  return 0;
 }
 
 main().then((code) => { process.exitCode = code; }, (err: unknown) => {

@@ -7,6 +7,7 @@
 /** gRPC status codes used by the gateway (grpc/status.proto). */
 export const GrpcStatus = {
   OK: 0,
+  CANCELLED: 1,
   INVALID_ARGUMENT: 3,
   DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,

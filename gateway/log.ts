@@ -80,6 +80,8 @@ export interface RequestLogLine {
   /** gRPC calls: the method (`:path`) and the final grpc-status the client got. */
   grpc_method?: string;
   grpc_status?: number;
+  /** Why the upstream exchange failed (the foreign error's code and message), for operators. */
+  error?: string;
   duration_ms: number;
   token_id: string | undefined;
   client: string;

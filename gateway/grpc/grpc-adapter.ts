@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { Allowed, type Decision } from '../auth/decide';
-import { GatehouseError, isGatehouseError, REFUSALS } from '../errors';
+import { GatehouseError, GrpcStatus, isGatehouseError, REFUSALS } from '../errors';
 import { requestIdFrom } from '../http/request-id';
 import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
@@ -12,6 +12,13 @@ type DataListener = 'external' | 'internal';
 export type GrpcCallHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
 
 function ignore(): void {}
+
+/** `CODE: message` of a foreign error, for the log line. */
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === undefined || err.message.includes(code) ? err.message : `${code}: ${err.message}`;
+}
 
 /**
  * The gRPC face of the pipeline, on the same HTTP/2 listeners as HTTP:
@@ -52,7 +59,7 @@ function proceed(
   decision: Decision, startedAt: number, secure: boolean, authority: string,
 ): void {
   if (!(decision instanceof Allowed)) return refuse(runtime, stream, line, decision, startedAt);
-  if (stream.destroyed) return record(runtime, line, 0, 1, 'client_aborted', startedAt);
+  if (stream.destroyed) return record(runtime, line, 0, GrpcStatus.CANCELLED, 'client_aborted', startedAt);
   // The decision may have waited on the store: use the routes as they are now.
   const route = runtime.routes.get(line.deployment as string);
   const upstreams = route?.grpcUpstreams;
@@ -79,7 +86,7 @@ function proceed(
     requestId: line.request_id,
     done: (result) => {
       runtime.inflight--;
-      if (result.error !== undefined) runtime.log.warn({ request_id: line.request_id, err: result.error }, 'upstream call failed: %s', result.outcome);
+      if (result.error !== undefined) line.error = describe(result.error);
       record(runtime, line, result.status, result.grpcStatus, result.outcome === 'ok' ? line.reason : result.outcome, startedAt);
     },
   });

@@ -13,8 +13,6 @@ const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL } = constants;
  * window idle between bursts; this still bounds each call's buffering.
  */
 const RELAY_BUFFER = 256 * 1024;
-/** What a client that went away is told in the log: it cancelled (grpc/status.proto CANCELLED). */
-const CANCELLED = 1;
 
 export type GrpcOutcome = 'ok' | 'upstream_unavailable' | 'upstream_timeout' | 'upstream_aborted' | 'client_aborted';
 
@@ -62,7 +60,7 @@ function codeOf(err: unknown): unknown {
 class CallForwarding {
   private up: ClientHttp2Stream | undefined;
   private session: ClientHttp2Session | undefined;
-  private upError: unknown;
+  private upError: Error | undefined;
   private index = 0;
   private attempts = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -124,7 +122,10 @@ class CallForwarding {
     const { client } = this.call;
     if (client.destroyed || up !== this.up) return;
     this.bodyStarted = true;
-    relay(client, up, () => up.end());
+    // A request's end (emitted after this read's ticks and microtasks) comes
+    // before the immediate, so it leaves with the last chunk: one DATA frame
+    // with END_STREAM, as gRPC clients send a unary request, not two.
+    relay(client, up, () => up.end(), setImmediate);
   }
 
   private onResponse(up: ClientHttp2Stream, headers: IncomingHttpHeaders, flags: number): void {
@@ -146,10 +147,11 @@ class CallForwarding {
     }
     this.responding = true;
     client.respond(out, { waitForTrailers: true });
+    // Answers go out at the end of this read's ticks, with the response headers already queued.
     relay(up, client, () => {
       this.upstreamDone = true;
       client.end();
-    });
+    }, queueMicrotask);
   }
 
   private sendTrailers(): void {
@@ -179,14 +181,24 @@ class CallForwarding {
     client.destroy(new Error(`upstream reset the call (RST_STREAM ${up.rstCode})`));
   }
 
-  /** Before any response: retry a refused connection on another upstream, else answer 14 or 4. */
+  /**
+   * Before any response: retry a call that never reached its upstream (a
+   * refused connection elsewhere, a session out of stream ids on a fresh
+   * session), else answer 14 or 4.
+   */
   private upstreamFailed(err: unknown): void {
     const { upstreams, client } = this.call;
     const cause = rootCause(err);
-    const timedOut = codeOf(cause) === CONNECT_TIMEOUT;
-    if (timedOut || isConnectFailure(cause)) {
-      upstreams.markDown(this.index);
-      if (!this.bodyStarted && !client.destroyed && this.attempts < upstreams.size) {
+    const code = codeOf(cause);
+    const timedOut = code === CONNECT_TIMEOUT;
+    // Node leaves a session whose stream ids (about 2^30 calls) are used up open, refusing every new call.
+    const exhausted = code === 'ERR_HTTP2_OUT_OF_STREAMS';
+    if (exhausted && this.session !== undefined) upstreams.retire(this.index, this.session);
+    if (exhausted || timedOut || isConnectFailure(cause)) {
+      if (!exhausted) upstreams.markDown(this.index);
+      // One try per upstream, plus one on the fresh session replacing an exhausted one.
+      const budget = upstreams.size + (exhausted ? 1 : 0);
+      if (!this.bodyStarted && !client.destroyed && this.attempts < budget) {
         this.attempt();
         return;
       }
@@ -216,7 +228,7 @@ class CallForwarding {
     const up = this.up;
     if (!this.answered) {
       this.outcome = 'client_aborted';
-      this.grpcStatus = CANCELLED;
+      this.grpcStatus = GrpcStatus.CANCELLED;
     }
     if (up !== undefined && !up.closed) cancel(up);
     this.call.done({ status: this.status, grpcStatus: this.grpcStatus, outcome: this.outcome, error: this.error });
@@ -228,7 +240,8 @@ class CallForwarding {
  * `close(code)` first ends a request body still open (END_STREAM, which
  * would read as a finished upload) and only then sends RST_STREAM; with the
  * body open, `destroy` resets at once, though with INTERNAL_ERROR. (An
- * AbortSignal per call would give CANCEL, at a tenth of the gateway's CPU per unary call.)
+ * AbortSignal per call would give CANCEL in both cases, but costs about a
+ * tenth of the gateway's CPU per unary call.)
  */
 function cancel(up: ClientHttp2Stream): void {
   if (up.writableEnded) up.close(NGHTTP2_CANCEL);
@@ -239,10 +252,21 @@ function cancel(up: ClientHttp2Stream): void {
  * Copies one direction of a call with backpressure (see RELAY_BUFFER).
  * `onEnd` runs on a clean end only: Node also ends a stream that was reset.
  */
-function relay(from: Http2Stream, to: Http2Stream, onEnd: () => void): void {
+function relay(from: Http2Stream, to: Http2Stream, onEnd: () => void, flushLater: (flush: () => void) => void): void {
   const resume = (): void => { from.resume(); };
+  let corked = false;
+  const uncork = (): void => {
+    corked = false;
+    to.uncork();
+  };
   from.on('data', (chunk: Buffer) => {
     if (to.destroyed || to.writableEnded) return;
+    // Chunks of one read are written together, after `flushLater`.
+    if (!corked) {
+      corked = true;
+      to.cork();
+      flushLater(uncork);
+    }
     to.write(chunk);
     if (to.writableLength > RELAY_BUFFER && !from.isPaused()) {
       from.pause();

@@ -60,6 +60,12 @@ export class GrpcUpstreamSet {
     return this.connect(index);
   }
 
+  /** Closes a session that can serve no more calls (its stream ids ran out), letting calls in flight finish. */
+  retire(index: number, session: ClientHttp2Session): void {
+    if (this.sessions[index] === session) this.sessions[index] = undefined;
+    session.close();
+  }
+
   markDown(index: number): void {
     this.downUntil[index] = Date.now() + DOWN_FOR_MS;
   }

@@ -13,9 +13,21 @@ export class Challenges {
   }
 }
 
+/** `{"error":…,"message":…,"request_id":` per error code and message, so a refusal stringifies only its id. */
+const bodyStarts = new Map<string, { readonly message: string; readonly start: string }>();
+
+function bodyStart(err: GatehouseError): string {
+  const cached = bodyStarts.get(err.code);
+  if (cached !== undefined && cached.message === err.message) return cached.start;
+  const start = `{"error":${JSON.stringify(err.code)},"message":${JSON.stringify(err.message)},"request_id":`;
+  if (cached === undefined) bodyStarts.set(err.code, { message: err.message, start });
+  return start;
+}
+
 /** Status, headers and JSON body for refusing an HTTP request. */
 export function refusalResponse(err: GatehouseError, requestId: string, challenges: Challenges): { status: number; headers: OutgoingHttpHeaders; body: string } {
-  const body = JSON.stringify({ error: err.code, message: err.message, request_id: requestId });
+  // The same text as JSON.stringify({ error, message, request_id }).
+  const body = `${bodyStart(err)}${JSON.stringify(requestId)}}`;
   const headers: OutgoingHttpHeaders = {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { readFileSync, writeFileSync } from 'node:fs';
 import t from 'tap';
 import { hostOf, startGateway } from '../helpers/gateway';
 import { bearer, drain, echoClient, startGrpcUpstream, unary, type EchoReply } from '../helpers/grpc';
@@ -127,4 +128,23 @@ t.test('an upstream trailers-only answer stays trailers-only', async (t) => {
   t.equal(res.code, grpc.status.NOT_FOUND, 'the upstream status reaches the client');
   t.equal(res.error?.details, 'upstream says no');
   t.match(gw.logs.find((l) => l.protocol === 'grpc'), { grpc_status: grpc.status.NOT_FOUND, reason: 'public' });
+});
+
+t.test('a reload that changes the upstreams moves new calls and closes the old sessions', async (t) => {
+  const a = await startGrpcUpstream(t, { name: 'a' });
+  const b = await startGrpcUpstream(t, { name: 'b' });
+  const gw = await startGateway(t, { deployments: [{ name: 'open', access: 'public', protocol: 'grpc', upstreams: [a.url] }] });
+  const client = echoClient(t, gw.externalPort, hostOf('open'), { tls: false });
+  t.equal((await unary(client, { text: 'x' })).reply?.upstream, 'a');
+  const before = gw.gateway.runtime.routes.get('open')?.grpcUpstreams;
+  const session = before?.session(0);
+
+  writeFileSync(gw.file, readFileSync(gw.file, 'utf8').replace(a.url, b.url));
+  await gw.gateway.reload();
+  t.equal((await unary(client, { text: 'x' })).reply?.upstream, 'b', 'new calls go to the new upstream');
+  t.ok(session?.closed, 'the old upstream session was closed');
+
+  const kept = gw.gateway.runtime.routes.get('open')?.grpcUpstreams;
+  await gw.gateway.reload();
+  t.equal(gw.gateway.runtime.routes.get('open')?.grpcUpstreams, kept, 'an unchanged Deployment keeps its pool (and warm session)');
 });

@@ -12,7 +12,7 @@ t.test('client cancellation reaches the upstream handler, for every call kind', 
   const gw = await startGateway(t, { deployments: [{ name: 'open', access: 'public', protocol: 'grpc', upstreams: [up.url] }] });
   const client = echoClient(t, gw.externalPort, hostOf('open'), { tls: false });
 
-  const slowUnary = client.Unary({ text: 'x', delayMs: 5_000 }, new grpc.Metadata(), {}, () => undefined);
+  const slowUnary = client.Unary({ text: 'x', delayMs: 2_000 }, new grpc.Metadata(), {}, () => undefined);
   await until(() => up.calls.length === 1);
   slowUnary.cancel();
   await until(() => up.calls[0].cancelled);

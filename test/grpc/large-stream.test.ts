@@ -28,7 +28,7 @@ t.test('a 100 MiB server stream through the gateway with bounded memory', async 
     // A client that stalls: only backpressure through every hop keeps the upstream from filling the gateway's memory.
     if (messages++ === 0) {
       call.pause();
-      setTimeout(() => call.resume(), 1_500);
+      setTimeout(() => call.resume(), 2_000);
     }
   });
   const status = await new Promise<grpc.StatusObject>((resolve) => {
@@ -43,5 +43,5 @@ t.test('a 100 MiB server stream through the gateway with bounded memory', async 
   t.equal(bytes, TOTAL, 'every byte arrived');
   const growth = (peak - baseline) / MiB;
   // Unbounded buffering would hold most of the 100 MiB during the stall; the contract bound is ~150 MiB.
-  t.ok(growth < 64, `RSS grew ${growth.toFixed(0)} MiB while streaming 100 MiB (${(100 / seconds).toFixed(0)} MB/s)`);
+  t.ok(growth < 80, `RSS grew ${growth.toFixed(0)} MiB while streaming 100 MiB (${(100 / seconds).toFixed(0)} MB/s)`);
 });

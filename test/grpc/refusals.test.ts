@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import t from 'tap';
 import { generateSecret } from '../../gateway/auth/token-format';
-import { hostOf, startGateway } from '../helpers/gateway';
+import { hostOf, startGateway, type Teardown } from '../helpers/gateway';
 import { bearer, echoClient, rawGrpcCall, startGrpcUpstream, unary, type EchoRequest } from '../helpers/grpc';
 import { startRedis } from '../helpers/redis';
 
@@ -10,9 +10,21 @@ import { startRedis } from '../helpers/redis';
 async function closedPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
+  const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** A TCP port that accepts connections and never says a word (a TLS handshake there never completes). */
+async function silentPort(t: Teardown): Promise<number> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => { sockets.add(socket); });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  return (server.address() as AddressInfo).port;
 }
 
 t.test('each refusal row of SPEC §2 as a gRPC status (TLS, call credentials)', async (t) => {
@@ -26,6 +38,7 @@ t.test('each refusal row of SPEC §2 as a gRPC status (TLS, call credentials)', 
       { name: 'web', access: 'public', protocol: 'http', upstreams: [up.url] },
       { name: 'gone', access: 'public', protocol: 'grpc', upstreams: [`http://127.0.0.1:${await closedPort()}`] },
       { name: 'slow', access: 'public', protocol: 'grpc', upstreams: [up.url], timeouts: { response: '300ms' } },
+      { name: 'stuck', access: 'public', protocol: 'grpc', upstreams: [`https://127.0.0.1:${await silentPort(t)}`], timeouts: { connect: '300ms' } },
     ],
   });
   const { secret } = await gw.mint({ user: ['iris'] });
@@ -54,14 +67,16 @@ t.test('each refusal row of SPEC §2 as a gRPC status (TLS, call credentials)', 
   t.equal(gone.code, grpc.status.UNAVAILABLE, 'upstream unreachable: 14');
   const slow = await call('slow', undefined, { text: 'x', delayMs: 1_500 });
   t.equal(slow.code, grpc.status.DEADLINE_EXCEEDED, 'upstream slower than timeouts.response: 4');
+  t.equal((await call('stuck')).code, grpc.status.DEADLINE_EXCEEDED, 'no connection within timeouts.connect: 4');
 
   const internal = await unary(echoClient(t, gw.internalPort, hostOf('web'), { tls: true }), { text: 'x' });
   t.equal(internal.code, grpc.status.UNIMPLEMENTED, 'internal listener: gRPC to an http Deployment is 12 too');
 
   const lines = gw.logs.filter((l) => l.protocol === 'grpc');
   t.match(lines.find((l) => l.deployment === 'vault'), { reason: 'not_found', grpc_status: 12, status: 200 });
-  t.match(lines.find((l) => l.deployment === 'gone'), { reason: 'upstream_unavailable', grpc_status: 14 });
+  t.match(lines.find((l) => l.deployment === 'gone'), { reason: 'upstream_unavailable', grpc_status: 14, error: /ECONNREFUSED/ });
   t.match(lines.find((l) => l.deployment === 'slow'), { reason: 'upstream_timeout', grpc_status: 4 });
+  t.match(lines.find((l) => l.deployment === 'stuck'), { reason: 'upstream_timeout', grpc_status: 4, error: /timed out/ });
   t.notMatch(gw.rawLog(), secret);
 });
 
