@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { cpuSeconds } from './cpu-time';
 import { GatehouseBench, PROTECTED_HOST, PUBLIC_HOST } from './gatehouse-setup';
@@ -87,6 +88,8 @@ export interface RatioResult {
 export interface HttpBenchResult {
   readonly placement: Placement;
   readonly options: HttpBenchOptions;
+  /** One-minute load averages when measuring started and ended: how busy the rest of the machine was. */
+  readonly load: readonly [number, number];
   readonly rows: RowResult[];
   readonly ratios: RatioResult[];
 }
@@ -100,6 +103,7 @@ export interface HttpBenchResult {
  */
 export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBenchResult> {
   const where = placement();
+  const loadAtStart = loadavg()[0];
   const children: Child[] = [];
   const upstream = startNode({ cpu: where.loadCpu, args: [join(__dirname, 'upstream-server.js')] });
   children.push(upstream);
@@ -167,7 +171,7 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
       const cpuPerRound = num.map((n, i) => den[i].cpuUsPerRequest / n.cpuUsPerRequest);
       return { spec, perRound, median: median(perRound), cpuMedian: median(cpuPerRound) };
     });
-    return { placement: where, options, rows, ratios };
+    return { placement: where, options, rows, ratios, load: [loadAtStart, loadavg()[0]] };
   } finally {
     await gatehouse.close();
     await Promise.all(children.map((c) => c.stop()));
@@ -236,6 +240,7 @@ export function formatHttpReport(result: HttpBenchResult): string {
     `HTTP: ${options.rounds} rounds x ${options.seconds} s per row, wrk -t1 -c${options.connections}, ${pinning}`,
     '(medians over rounds; "cpu µs/req": CPU time of the measured process per request — the upstream for the direct row;',
     ' "x naive" / "x public": req/s of the row over req/s of those rows)',
+    `load average (1 min) ${result.load[0].toFixed(2)} at the start, ${result.load[1].toFixed(2)} at the end (this run adds about 2)`,
     '',
     formatTable(['row', 'req/s', 'p99', 'cpu µs/req', 'x naive', 'x public', 'note'], rows),
     '',

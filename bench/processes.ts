@@ -46,12 +46,12 @@ export function startNode(options: StartOptions): Child {
   const stdio: StdioOptions = ['ignore', options.stdout ?? 'pipe', 'pipe'];
   const child = spawn(command, args, { stdio, env: { ...process.env, ...options.env } });
   let stderr = '';
+  let stopping = false;
   child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.once('exit', (code, signal) => {
     if (!stopping && code !== 0) process.stderr.write(`bench: child ${options.args.join(' ')} exited ${code ?? signal}\n${stderr}\n`);
   });
-  let stopping = false;
   return {
     process: child,
     pid: child.pid ?? -1,
