@@ -1,8 +1,7 @@
 import http2, { type ClientHttp2Session } from 'node:http2';
 import type { Timeouts } from '../config/schema';
+import { RoundRobin } from '../routing/round-robin';
 
-/** How long an upstream that refused a connection is passed over by round robin (as for HTTP). */
-const DOWN_FOR_MS = 2_000;
 /**
  * Receive windows for upstream sessions. Node's 64 KiB defaults cost a
  * WINDOW_UPDATE round trip per 64 KiB and starve streaming; a paused client
@@ -21,36 +20,12 @@ export const CONNECT_TIMEOUT = 'GATEHOUSE_CONNECT_TIMEOUT';
  * opens a fresh one; sessions are unref'd so they never hold the process open.
  * Upstreams are picked round robin, skipping one that just failed to connect.
  */
-export class GrpcUpstreamSet {
-  readonly origins: readonly string[];
+export class GrpcUpstreamSet extends RoundRobin {
   private readonly sessions: (ClientHttp2Session | undefined)[];
-  private readonly downUntil: number[];
-  private next = 0;
 
   constructor(origins: readonly string[], private readonly timeouts: Timeouts) {
-    this.origins = origins;
+    super(origins);
     this.sessions = origins.map(() => undefined);
-    this.downUntil = origins.map(() => 0);
-  }
-
-  get size(): number {
-    return this.origins.length;
-  }
-
-  /** The index of the next upstream, skipping ones that just refused connections while any other is up. */
-  pick(): number {
-    const n = this.origins.length;
-    const now = Date.now();
-    for (let i = 0; i < n; i++) {
-      const index = (this.next + i) % n;
-      if (this.downUntil[index] <= now) {
-        this.next = (index + 1) % n;
-        return index;
-      }
-    }
-    const index = this.next;
-    this.next = (index + 1) % n;
-    return index;
   }
 
   /** The live session to upstream `index`, connecting one if there is none. */
@@ -64,14 +39,6 @@ export class GrpcUpstreamSet {
   retire(index: number, session: ClientHttp2Session): void {
     if (this.sessions[index] === session) this.sessions[index] = undefined;
     session.close();
-  }
-
-  markDown(index: number): void {
-    this.downUntil[index] = Date.now() + DOWN_FOR_MS;
-  }
-
-  markUp(index: number): void {
-    this.downUntil[index] = 0;
   }
 
   /** Lets calls in flight finish, then closes the sessions. */
