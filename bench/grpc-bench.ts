@@ -9,7 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { cpuSeconds } from './cpu-time';
@@ -97,6 +97,7 @@ export async function runGrpcBench(opts: { seconds: number }): Promise<BenchRow[
     log(`upstream :${upstreamPort}, gatehouse :${port}${where.pinned ? `, gateway on cpu ${where.proxyCpu}, load and upstream on cpu ${where.loadCpu}` : ' (unpinned)'}`);
 
     const pids = { gateway: gateway.pid, upstream: upstream.pid };
+    const loadAtStart = loadavg()[0];
     const unaryDirect: Measured<UnaryResult>[] = [];
     const unaryGateway: Measured<UnaryResult>[] = [];
     const streamDirect: Measured<StreamResult>[] = [];
@@ -113,31 +114,57 @@ export async function runGrpcBench(opts: { seconds: number }): Promise<BenchRow[
 
     const unaryRatio = median(unaryGateway.map((g, i) => rpsOf(g) / rpsOf(unaryDirect[i])));
     const streamRatio = median(streamGateway.map((g, i) => mbpsOf(g) / mbpsOf(streamDirect[i])));
-    // CPU per call (µs) and per MB (ms): the gateway's own cost beside the upstream's, steady under background load.
-    const usPerCall = (r: Measured<UnaryResult>[], pick: (m: Measured<UnaryResult>) => number): string => median(r.map((m) => (pick(m) * 1e6) / m.total)).toFixed(0);
-    const msPerMB = (r: Measured<StreamResult>[], pick: (m: Measured<StreamResult>) => number): string => median(r.map((m) => (pick(m) * 1e3) / (m.total / 1e6))).toFixed(2);
+    // CPU per call (µs) and per MB (ms), steady under background load where the rates are not:
+    // the gateway's own cost, and the ceiling the rates would reach with the gateway alone on
+    // its core (the other core running the client and the upstream).
+    const perCall = (m: Measured<UnaryResult>, cpu: number): number => (cpu * 1e6) / m.total;
+    const perMB = (m: Measured<StreamResult>, cpu: number): number => (cpu * 1e3) / (m.total / 1e6);
+    const unaryCeiling = median(unaryGateway.map((g, i) => ceiling(
+      perCall(unaryDirect[i], unaryDirect[i].cpu + unaryDirect[i].upstreamCpu),
+      perCall(g, g.cpu + g.upstreamCpu),
+      perCall(g, g.gatewayCpu),
+    )));
+    const streamCeiling = median(streamGateway.map((g, i) => ceiling(
+      perMB(streamDirect[i], streamDirect[i].cpu + streamDirect[i].upstreamCpu),
+      perMB(g, g.cpu + g.upstreamCpu),
+      perMB(g, g.gatewayCpu),
+    )));
+    const gatewayUs = median(unaryGateway.map((g) => perCall(g, g.gatewayCpu))).toFixed(0);
+    const upstreamUs = median(unaryDirect.map((d) => perCall(d, d.upstreamCpu))).toFixed(0);
+    const gatewayMs = median(streamGateway.map((g) => perMB(g, g.gatewayCpu))).toFixed(2);
+    const upstreamMs = median(streamDirect.map((d) => perMB(d, d.upstreamCpu))).toFixed(2);
+    const loadNote = `load average ${loadAtStart.toFixed(1)} -> ${loadavg()[0].toFixed(1)}`;
     return [
       {
         name: 'gRPC unary, upstream direct', rps: median(unaryDirect.map(rpsOf)), p99ms: median(unaryDirect.map((r) => r.p99ms)),
-        note: `grpc-js client, ${INFLIGHT} calls in flight on one h2c channel, 128 B messages; upstream ${usPerCall(unaryDirect, (m) => m.upstreamCpu)} µs CPU/call${errorsNote(unaryDirect)}`,
+        note: `grpc-js client, ${INFLIGHT} calls in flight on one h2c channel, 128 B messages; upstream ${upstreamUs} µs CPU/call; ${loadNote}${errorsNote(unaryDirect)}`,
       },
       {
         name: 'gRPC unary, gatehouse protected', rps: median(unaryGateway.map(rpsOf)), p99ms: median(unaryGateway.map((r) => r.p99ms)),
-        note: `h2c, cached token, log level warn; ${unaryRatio.toFixed(2)}x direct (target 0.6x); gateway ${usPerCall(unaryGateway, (m) => m.gatewayCpu)} µs CPU/call${errorsNote(unaryGateway)}`,
+        note: `h2c, cached token, log level warn; ${unaryRatio.toFixed(2)}x direct (target 0.6x), CPU ceiling ${unaryCeiling.toFixed(2)}x; gateway ${gatewayUs} µs CPU/call${errorsNote(unaryGateway)}`,
       },
       {
         name: 'gRPC server stream, upstream direct', mbps: median(streamDirect.map(mbpsOf)),
-        note: `64 KiB messages, one call; upstream ${msPerMB(streamDirect, (m) => m.upstreamCpu)} ms CPU/MB${errorsNote(streamDirect)}`,
+        note: `64 KiB messages, one call; upstream ${upstreamMs} ms CPU/MB${errorsNote(streamDirect)}`,
       },
       {
         name: 'gRPC server stream, gatehouse protected', mbps: median(streamGateway.map(mbpsOf)),
-        note: `h2c, cached token; ${streamRatio.toFixed(2)}x direct (target 0.8x); gateway ${msPerMB(streamGateway, (m) => m.gatewayCpu)} ms CPU/MB${errorsNote(streamGateway)}`,
+        note: `h2c, cached token; ${streamRatio.toFixed(2)}x direct (target 0.8x), CPU ceiling ${streamCeiling.toFixed(2)}x; gateway ${gatewayMs} ms CPU/MB${errorsNote(streamGateway)}`,
       },
     ];
   } finally {
     await Promise.all(children.map((c) => c.stop()));
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The gateway path's rate over the direct one if every core were busy: the
+ * direct path costs `direct` on one core; through the gateway that core pays
+ * `sharedCore` (client and upstream) while the other pays `gateway`.
+ */
+function ceiling(direct: number, sharedCore: number, gateway: number): number {
+  return direct / Math.max(sharedCore, gateway);
 }
 
 function rpsOf(r: UnaryResult): number {

@@ -27,6 +27,8 @@ export interface UnaryResult {
   readonly calls: number;
   /** Calls including the warm-up: what CPU time measured over the whole run divides by. */
   readonly total: number;
+  /** CPU seconds this load generator spent on all `total` calls. */
+  readonly cpu: number;
   readonly errors: number;
   readonly seconds: number;
   readonly p99ms: number;
@@ -36,6 +38,8 @@ export interface StreamResult {
   readonly bytes: number;
   /** Bytes including the warm-up. */
   readonly total: number;
+  /** CPU seconds this load generator spent on all `total` bytes. */
+  readonly cpu: number;
   readonly seconds: number;
   readonly errors: number;
 }
@@ -82,7 +86,13 @@ function client(options: LoadOptions): { client: grpc.Client; metadata: () => gr
 }
 
 /** `inflight` loops of back-to-back unary calls; latencies counted after the warm-up. */
+function cpuSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6;
+}
+
 async function unaryLoad(options: LoadOptions): Promise<UnaryResult> {
+  const cpuStart = process.cpuUsage();
   const { client: c, metadata } = client(options);
   const measureFrom = performance.now() + options.warmup * 1000;
   const until = measureFrom + options.seconds * 1000;
@@ -107,11 +117,12 @@ async function unaryLoad(options: LoadOptions): Promise<UnaryResult> {
   await Promise.all(Array.from({ length: options.inflight }, loop));
   c.close();
   latencies.sort((a, b) => a - b);
-  return { calls: latencies.length, total, errors, seconds: options.seconds, p99ms: latencies[Math.floor(latencies.length * 0.99)] ?? NaN };
+  return { calls: latencies.length, total, cpu: cpuSince(cpuStart), errors, seconds: options.seconds, p99ms: latencies[Math.floor(latencies.length * 0.99)] ?? NaN };
 }
 
 /** One server stream read as fast as the path allows; bytes counted after the warm-up, then cancelled. */
 async function streamLoad(options: LoadOptions): Promise<StreamResult> {
+  const cpuStart = process.cpuUsage();
   const { client: c, metadata } = client(options);
   const call = c.makeServerStreamRequest(STREAM.path, identity, identity, Buffer.alloc(0), metadata());
   let errors = 0;
@@ -131,7 +142,7 @@ async function streamLoad(options: LoadOptions): Promise<StreamResult> {
   const seconds = (performance.now() - started) / 1000;
   call.cancel();
   c.close();
-  return { bytes, total, seconds, errors };
+  return { bytes, total, cpu: cpuSince(cpuStart), seconds, errors };
 }
 
 async function main(argv: string[]): Promise<void> {

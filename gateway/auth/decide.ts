@@ -1,5 +1,5 @@
 import type { Protocol } from '../config/schema';
-import { GatehouseError, REFUSALS } from '../errors';
+import { GatehouseError, REFUSALS, isGatehouseError } from '../errors';
 import type { Route } from '../routing/route-table';
 import type { TokenRecord } from '../store/types';
 import { parseBearer } from './bearer';
@@ -84,4 +84,14 @@ export class Decider {
     this.limiter.recordFailure(clientAddress);
     return REFUSALS.invalidToken;
   }
+}
+
+/**
+ * Calls `then` with the decision: at once when it is known, else when the
+ * store answers. An unexpected failure becomes an internal error, never a
+ * dropped request.
+ */
+export function whenDecided(decision: Decision | Promise<Decision>, then: (decision: Decision) => void): void {
+  if (!(decision instanceof Promise)) return then(decision);
+  decision.then(then, (err: unknown) => then(isGatehouseError(err) ? err : new GatehouseError('internal', { cause: err })));
 }

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import { Allowed, type Decision } from '../auth/decide';
-import { GatehouseError, GrpcStatus, isGatehouseError, REFUSALS } from '../errors';
+import { Allowed, whenDecided, type Decision } from '../auth/decide';
+import { GatehouseError, GrpcStatus, REFUSALS } from '../errors';
 import { requestIdFrom } from '../http/request-id';
 import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
@@ -46,11 +46,7 @@ export function grpcHandler(runtime: Runtime, listener: DataListener, secure: bo
       listener, route, protocol: 'grpc', authorization: headers.authorization, clientAddress: line.client,
     });
     const go = (d: Decision): void => proceed(runtime, stream, headers, line, d, startedAt, secure, authority ?? '');
-    if (decision instanceof Promise) {
-      decision.then(go, (err: unknown) => go(isGatehouseError(err) ? err : new GatehouseError('internal', { cause: err })));
-    } else {
-      go(decision);
-    }
+    whenDecided(decision, go);
   };
 }
 

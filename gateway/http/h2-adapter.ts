@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { PassThrough, type Readable } from 'node:stream';
-import { Allowed, type Decision } from '../auth/decide';
-import { GatehouseError, isGatehouseError } from '../errors';
+import { Allowed, whenDecided, type Decision } from '../auth/decide';
+import { GatehouseError } from '../errors';
 import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
 import { forward, type ResponseSink } from './forward';
@@ -45,11 +45,7 @@ export function h2HttpHandler(runtime: Runtime, listener: DataListener, secure: 
       listener, route, protocol: 'http', authorization: headers.authorization, clientAddress: line.client,
     });
     const go = (d: Decision): void => proceed(runtime, stream, headers, sink, line, d, startedAt, secure, authority ?? '');
-    if (decision instanceof Promise) {
-      decision.then(go, (err: unknown) => go(isGatehouseError(err) ? err : new GatehouseError('internal', { cause: err })));
-    } else {
-      go(decision);
-    }
+    whenDecided(decision, go);
   };
 }
 

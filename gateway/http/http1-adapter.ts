@@ -1,8 +1,8 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { Allowed, type Decision } from '../auth/decide';
-import { GatehouseError, isGatehouseError } from '../errors';
+import { Allowed, whenDecided, type Decision } from '../auth/decide';
+import { GatehouseError } from '../errors';
 import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
 import { forward, type ResponseSink } from './forward';
@@ -30,13 +30,7 @@ export function http1Handler(runtime: Runtime, listener: DataListener) {
     const decision = runtime.decider.decide({
       listener, route, protocol: 'http', authorization: req.headers.authorization, clientAddress: line.client,
     });
-    if (decision instanceof Promise) {
-      decision.then((d) => proceed(runtime, req, res, sink, line, d, startedAt), (err: unknown) => {
-        proceed(runtime, req, res, sink, line, isGatehouseError(err) ? err : new GatehouseError('internal', { cause: err }), startedAt);
-      });
-    } else {
-      proceed(runtime, req, res, sink, line, decision, startedAt);
-    }
+    whenDecided(decision, (d) => proceed(runtime, req, res, sink, line, d, startedAt));
   };
 }
 

@@ -3,8 +3,8 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import httpProxy from 'http-proxy';
-import { Allowed, type Decision } from '../auth/decide';
-import { GatehouseError, isGatehouseError } from '../errors';
+import { Allowed, whenDecided, type Decision } from '../auth/decide';
+import { GatehouseError } from '../errors';
 import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
 import { upstreamHeaders } from './forward-headers';
@@ -72,8 +72,7 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
         line.status = writeRefusal(socket, refusal, requestId, runtime);
       });
     };
-    if (decision instanceof Promise) decision.then(go, (err: unknown) => go(isGatehouseError(err) ? err : new GatehouseError('internal', { cause: err })));
-    else go(decision);
+    whenDecided(decision, go);
   };
 }
 
