@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { Allowed, whenDecided, type Decision } from '../auth/decide';
 import { GatehouseError, GrpcStatus, REFUSALS } from '../errors';
 import { requestIdFrom } from '../http/request-id';
+import { forwardContext } from '../http/forward-headers';
 import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
 import { forwardCall } from './grpc-forward';
@@ -64,15 +65,8 @@ function proceed(
   }
   line.reason = decision.reason;
   line.token_id = decision.token?.id;
-  const upstreamHeaders = grpcRequestHeaders(headers, {
-    peerAddress: line.client,
-    trustedPeer: runtime.isTrustedProxy(line.client),
-    proto: secure ? 'https' : 'http',
-    host: authority,
-    requestId: line.request_id,
-    tokenId: line.token_id,
-    keepAuthorization: route.spec.forwardAuthorization,
-  });
+  const upstreamHeaders = grpcRequestHeaders(headers,
+    forwardContext(line, runtime.isTrustedProxy(line.client), secure, authority, route.spec.forwardAuthorization));
   runtime.inflight++;
   forwardCall({
     client: stream,

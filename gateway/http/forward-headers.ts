@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { RequestLogLine } from '../log';
 
 /** Headers that belong to one connection and never cross the gateway (RFC 9110 §7.6.1, plus h2/undici specifics). */
 const HOP_BY_HOP = new Set([
@@ -27,6 +28,21 @@ export interface ForwardContext {
   readonly requestId: string;
   readonly tokenId: string | undefined;
   readonly keepAuthorization: boolean;
+}
+
+/** The forwarding context of an allowed request, from its log line (which carries the decision). */
+export function forwardContext(
+  line: RequestLogLine, trustedPeer: boolean, secure: boolean, host: string, keepAuthorization: boolean,
+): ForwardContext {
+  return {
+    peerAddress: line.client,
+    trustedPeer,
+    proto: secure ? 'https' : 'http',
+    host,
+    requestId: line.request_id,
+    tokenId: line.token_id,
+    keepAuthorization,
+  };
 }
 
 /** The Connection values nearly every message carries, parsed once. */

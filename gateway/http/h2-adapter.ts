@@ -5,7 +5,7 @@ import { GatehouseError } from '../errors';
 import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
 import { forward, type ResponseSink } from './forward';
-import { upstreamHeaders } from './forward-headers';
+import { forwardContext, upstreamHeaders } from './forward-headers';
 import { refusalResponse } from './refusal';
 import { requestIdFrom } from './request-id';
 
@@ -62,15 +62,8 @@ function proceed(
   if (stream.destroyed || route === undefined) return done(runtime, line, 0, 'client_aborted', startedAt);
   line.reason = decision.reason;
   line.token_id = decision.token?.id;
-  const forwardHeaders = upstreamHeaders(headers, undefined, {
-    peerAddress: line.client,
-    trustedPeer: runtime.isTrustedProxy(line.client),
-    proto: secure ? 'https' : 'http',
-    host: authority,
-    requestId: line.request_id,
-    tokenId: line.token_id,
-    keepAuthorization: route.spec.forwardAuthorization,
-  });
+  const forwardHeaders = upstreamHeaders(headers, undefined,
+    forwardContext(line, runtime.isTrustedProxy(line.client), secure, authority, route.spec.forwardAuthorization));
   runtime.inflight++;
   forward({
     method: line.method,

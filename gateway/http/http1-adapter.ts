@@ -6,7 +6,7 @@ import { GatehouseError } from '../errors';
 import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
 import { forward, type ResponseSink } from './forward';
-import { upstreamHeaders } from './forward-headers';
+import { forwardContext, upstreamHeaders } from './forward-headers';
 import { refusalResponse } from './refusal';
 import { requestIdFrom } from './request-id';
 
@@ -45,16 +45,9 @@ function proceed(runtime: Runtime, req: IncomingMessage, res: ServerResponse, si
   if (route === undefined) return finish(runtime, line, sink, 'client_aborted', startedAt);
   line.reason = decision.reason;
   line.token_id = decision.token?.id;
-  const socket = req.socket as Partial<TLSSocket>;
-  const headers = upstreamHeaders(req.headers, req.rawHeaders, {
-    peerAddress: line.client,
-    trustedPeer: runtime.isTrustedProxy(line.client),
-    proto: socket.encrypted ? 'https' : 'http',
-    host: req.headers.host ?? '',
-    requestId: line.request_id,
-    tokenId: line.token_id,
-    keepAuthorization: route.spec.forwardAuthorization,
-  });
+  const secure = (req.socket as Partial<TLSSocket>).encrypted === true;
+  const headers = upstreamHeaders(req.headers, req.rawHeaders,
+    forwardContext(line, runtime.isTrustedProxy(line.client), secure, req.headers.host ?? '', route.spec.forwardAuthorization));
   const body = bodyOf(req);
   const start = (): void => {
     // Node's parser may reject the body (a bad chunk) in the same read that delivered the head; it has

@@ -7,7 +7,7 @@ import { Allowed, whenDecided, type Decision } from '../auth/decide';
 import { GatehouseError } from '../errors';
 import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
-import { upstreamHeaders } from './forward-headers';
+import { forwardContext, upstreamHeaders } from './forward-headers';
 import { refusalResponse } from './refusal';
 import { requestIdFrom } from './request-id';
 import { upstreamError } from './upstream-errors';
@@ -93,15 +93,9 @@ function writeRefusal(socket: Duplex, err: GatehouseError, requestId: string, ru
 
 /** http-proxy forwards `req.headers`; give it the same headers a forwarded request gets. */
 function rewriteHeaders(req: IncomingMessage, runtime: Runtime, line: RequestLogLine, keepAuthorization: boolean): void {
-  const flat = upstreamHeaders(req.headers, req.rawHeaders, {
-    peerAddress: line.client,
-    trustedPeer: runtime.isTrustedProxy(line.client),
-    proto: (req.socket as Partial<TLSSocket>).encrypted ? 'https' : 'http',
-    host: req.headers.host ?? '',
-    requestId: line.request_id,
-    tokenId: line.token_id,
-    keepAuthorization,
-  });
+  const secure = (req.socket as Partial<TLSSocket>).encrypted === true;
+  const flat = upstreamHeaders(req.headers, req.rawHeaders,
+    forwardContext(line, runtime.isTrustedProxy(line.client), secure, req.headers.host ?? '', keepAuthorization));
   const upgrade = req.headers.upgrade;
   const headers: Record<string, string> = {};
   for (let i = 0; i < flat.length; i += 2) {

@@ -1,5 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { Teardown } from './gateway';
 
 export interface SeenRequest {
@@ -53,4 +53,13 @@ export async function startUpstream(t: Teardown, handler: UpstreamHandler = echo
   };
   t.teardown(close);
   return { url: `http://127.0.0.1:${port}`, port, server, requests, aborted: () => aborted, close };
+}
+
+/** The URL of a port nothing listens on: connections to it are refused. */
+export async function refusingUrl(): Promise<string> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
 }

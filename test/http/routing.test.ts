@@ -1,18 +1,9 @@
-import net from 'node:net';
 import t from 'tap';
 import { hostOf, startGateway, type Teardown } from '../helpers/gateway';
 import { get } from '../helpers/http';
 import { h2Request, rawRequest } from '../helpers/raw-http';
-import { startUpstream, type TestUpstream } from '../helpers/upstream';
+import { startUpstream, type TestUpstream, refusingUrl } from '../helpers/upstream';
 
-/** A port with nothing listening: connections to it are refused. */
-async function refusingUrl(): Promise<string> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
-}
 
 /** An upstream that answers with its own name. */
 function named(t: Teardown, name: string): Promise<TestUpstream> {

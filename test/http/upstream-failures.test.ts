@@ -5,7 +5,7 @@ import t from 'tap';
 import { hostOf, startGateway, type Teardown } from '../helpers/gateway';
 import { get } from '../helpers/http';
 import { h2Request } from '../helpers/raw-http';
-import { startUpstream } from '../helpers/upstream';
+import { startUpstream, refusingUrl } from '../helpers/upstream';
 
 /** A TCP server whose connections get `onSocket`; closed at teardown. */
 async function tcpServer(t: Teardown, onSocket: (socket: net.Socket) => void): Promise<string> {
@@ -21,14 +21,6 @@ async function tcpServer(t: Teardown, onSocket: (socket: net.Socket) => void): P
     return new Promise<void>((resolve) => server.close(() => resolve()));
   });
   return `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-}
-
-async function refusingUrl(): Promise<string> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
 }
 
 /** Resolves how a streamed HTTP/1.1 response ended: 'end' (complete) or 'cut', and when. */

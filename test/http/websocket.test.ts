@@ -1,6 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import t from 'tap';
+import { refusingUrl } from '../helpers/upstream';
 import WebSocket, { WebSocketServer } from 'ws';
 import { hostOf, startGateway, type Teardown } from '../helpers/gateway';
 import { get } from '../helpers/http';
@@ -66,14 +67,6 @@ async function silentUrl(t: Teardown): Promise<string> {
     return new Promise<void>((resolve) => server.close(() => resolve()));
   });
   return `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-}
-
-async function refusingUrl(): Promise<string> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
 }
 
 t.test('WebSocket upgrades through the gateway', async (t) => {
