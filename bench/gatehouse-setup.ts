@@ -1,9 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
-import { freePort, startNode, waitForPort, type Child } from './processes';
+import { startNode, waitForPort, writeBenchConfig, type Child } from './processes';
 
 const ROOT = resolve(__dirname, '..', '..');
 const CLI = join(ROOT, 'bin', 'gatehouse.js');
@@ -28,15 +27,7 @@ export class GatehouseBench {
 
   /** Writes a config for one gateway process (its own ports, the shared store); returns the file. */
   async writeConfig(name: string, logLevel: string): Promise<{ file: string; port: number }> {
-    const [external, internal, admin] = [await freePort(), await freePort(), await freePort()];
-    const config = {
-      organization: ORGANIZATION,
-      domain: DOMAIN,
-      listeners: {
-        external: [{ address: `127.0.0.1:${external}` }],
-        internal: [{ address: `127.0.0.1:${internal}` }],
-        admin: [{ address: `127.0.0.1:${admin}` }],
-      },
+    const { file, ports } = await writeBenchConfig(join(this.dir, `${name}.yaml`), {
       store: { driver: 'embedded', path: join(this.dir, 'gatehouse.db') },
       tokens: { pepper: 'bench-pepper' },
       // The malformed-token row sends one failure per request from one address: lift the limiter out of the way.
@@ -46,10 +37,8 @@ export class GatehouseBench {
         { name: 'open', access: 'public', protocol: 'http', upstreams: [this.upstream] },
         { name: 'guarded', access: 'protected', protocol: 'http', upstreams: [this.upstream] },
       ],
-    };
-    const file = join(this.dir, `${name}.yaml`);
-    writeFileSync(file, stringify(config));
-    return { file, port: external };
+    });
+    return { file, port: ports.external };
   }
 
   /** Mints a user token for the protected Deployment through the CLI, the way an operator would. */

@@ -8,13 +8,12 @@
  * upstream and the load generator on the other.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
 import { cpuSeconds } from './cpu-time';
 import type { StreamResult, UnaryResult } from './grpc-roles';
-import { freePort, placement, readyPort, startNode, waitForPort, type Child } from './processes';
+import { placement, readyPort, startNode, waitForPort, writeBenchConfig, type Child } from './processes';
 import { median, printRows, type BenchRow } from './table';
 
 export type { BenchRow } from './table';
@@ -32,22 +31,13 @@ function log(line: string): void {
 }
 
 async function writeConfig(dir: string, upstreamPort: number): Promise<{ file: string; port: number }> {
-  const [external, internal, admin] = [await freePort(), await freePort(), await freePort()];
-  const file = join(dir, 'gatehouse.yaml');
-  writeFileSync(file, stringify({
-    organization: 'bench',
-    domain: 'localhost',
-    listeners: {
-      external: [{ address: `127.0.0.1:${external}` }],
-      internal: [{ address: `127.0.0.1:${internal}` }],
-      admin: [{ address: `127.0.0.1:${admin}` }],
-    },
+  const { file, ports } = await writeBenchConfig(join(dir, 'gatehouse.yaml'), {
     store: { driver: 'embedded', path: join(dir, 'gatehouse.db') },
     tokens: { pepper: 'bench-pepper' },
     log: { level: 'warn' },
     deployments: [{ name: 'model', access: 'protected', protocol: 'grpc', upstreams: [`http://127.0.0.1:${upstreamPort}`] }],
-  }));
-  return { file, port: external };
+  });
+  return { file, port: ports.external };
 }
 
 function mintToken(configFile: string): string {

@@ -1,6 +1,8 @@
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { cpus } from 'node:os';
+import { stringify } from 'yaml';
 
 /**
  * CPU placement: the measured proxy alone on one core, load generator and
@@ -108,4 +110,31 @@ export async function waitForPort(port: number, timeoutMs = 15_000): Promise<voi
     if (Date.now() > deadline) throw new Error(`nothing listening on port ${port} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The ports of one gateway process's listeners. */
+export interface GatewayPorts {
+  readonly external: number;
+  readonly internal: number;
+  readonly admin: number;
+}
+
+/**
+ * Writes a config for one benchmarked gateway process — organization `bench`,
+ * domain `localhost`, every listener on a free loopback port — with the given
+ * store, Deployments and any other keys; returns the file and the ports.
+ */
+export async function writeBenchConfig(file: string, rest: Record<string, unknown>): Promise<{ file: string; ports: GatewayPorts }> {
+  const ports = { external: await freePort(), internal: await freePort(), admin: await freePort() };
+  writeFileSync(file, stringify({
+    organization: 'bench',
+    domain: 'localhost',
+    listeners: {
+      external: [{ address: `127.0.0.1:${ports.external}` }],
+      internal: [{ address: `127.0.0.1:${ports.internal}` }],
+      admin: [{ address: `127.0.0.1:${ports.admin}` }],
+    },
+    ...rest,
+  }));
+  return { file, ports };
 }

@@ -9,18 +9,17 @@
  * Environment: PROPAGATION_REVOCATIONS (50).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Pool } from 'undici';
-import { stringify } from 'yaml';
 import { createToken } from '../gateway/auth/token-service';
 import { tokenHasher } from '../gateway/auth/token-hash';
 import { loadConfig } from '../gateway/config/load';
 import { openStore } from '../gateway/store/open-store';
-import { freePort, startNode, waitForPort, type Child } from './processes';
+import { freePort, startNode, waitForPort, writeBenchConfig, type Child } from './processes';
 import { printLatency, type LatencySummary } from './table';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -66,22 +65,13 @@ async function startUpstream(): Promise<http.Server> {
 }
 
 async function startGateway(dir: string, name: string, redisUrl: string, upstream: string): Promise<Gateway> {
-  const [external, internal, admin] = [await freePort(), await freePort(), await freePort()];
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, stringify({
-    organization: 'bench',
-    domain: 'localhost',
-    listeners: {
-      external: [{ address: `127.0.0.1:${external}` }],
-      internal: [{ address: `127.0.0.1:${internal}` }],
-      admin: [{ address: `127.0.0.1:${admin}` }],
-    },
+  const { file, ports: { external, admin } } = await writeBenchConfig(join(dir, `${name}.yaml`), {
     store: { driver: 'redis', url: redisUrl },
     tokens: { pepper: PEPPER },
     failedAuth: { perMinute: 1_000_000_000 },
     log: { level: 'warn' },
     deployments: [{ name: 'guarded', access: 'protected', protocol: 'http', upstreams: [upstream] }],
-  }));
+  });
   const devNull = openSync('/dev/null', 'w');
   const child = startNode({ cpu: '', args: [CLI, 'serve', '--config', file], stdout: devNull });
   closeSync(devNull);
