@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { PassThrough, type Readable } from 'node:stream';
 import { Allowed, whenDecided, type Decision } from '../auth/decide';
-import { GatehouseError } from '../errors';
+import { GatehouseError, REFUSALS } from '../errors';
 import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
 import { forward, type ResponseSink } from './forward';
@@ -58,8 +58,10 @@ function proceed(
     if (decision.cause !== undefined) runtime.log.error({ request_id: line.request_id, err: decision.cause }, 'refused: %s', decision.code);
     return done(runtime, line, sink.status, decision.code, startedAt);
   }
+  if (stream.destroyed) return done(runtime, line, 0, 'client_aborted', startedAt);
+  // The Deployment may have been deleted while the decision waited on the store.
   const route = runtime.routes.get(line.deployment as string);
-  if (stream.destroyed || route === undefined) return done(runtime, line, 0, 'client_aborted', startedAt);
+  if (route === undefined) return proceed(runtime, stream, headers, sink, line, REFUSALS.notFound, startedAt, secure, authority);
   line.reason = decision.reason;
   line.token_id = decision.token?.id;
   const forwardHeaders = upstreamHeaders(headers, undefined,

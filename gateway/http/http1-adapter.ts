@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { PassThrough, type Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { Allowed, whenDecided, type Decision } from '../auth/decide';
-import { GatehouseError } from '../errors';
+import { GatehouseError, REFUSALS } from '../errors';
 import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
 import { forward, type ResponseSink } from './forward';
@@ -41,8 +41,9 @@ function proceed(runtime: Runtime, req: IncomingMessage, res: ServerResponse, si
     return finish(runtime, line, sink, decision.code, startedAt);
   }
   if (res.destroyed) return finish(runtime, line, sink, 'client_aborted', startedAt);
+  // The Deployment may have been deleted while the decision waited on the store.
   const route = runtime.routes.get(line.deployment as string);
-  if (route === undefined) return finish(runtime, line, sink, 'client_aborted', startedAt);
+  if (route === undefined) return proceed(runtime, req, res, sink, line, REFUSALS.notFound, startedAt);
   line.reason = decision.reason;
   line.token_id = decision.token?.id;
   const secure = (req.socket as Partial<TLSSocket>).encrypted === true;

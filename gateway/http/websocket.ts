@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import httpProxy from 'http-proxy';
 import { Allowed, whenDecided, type Decision } from '../auth/decide';
-import { GatehouseError } from '../errors';
+import { GatehouseError, REFUSALS } from '../errors';
 import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
 import { forwardContext, upstreamHeaders } from './forward-headers';
@@ -46,8 +46,10 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
         line.reason = d.code;
         return runtime.record(line, startedAt);
       }
+      if (socket.destroyed) return;
+      // The Deployment may have been deleted while the decision waited on the store.
       const current = line.deployment === undefined ? undefined : runtime.routes.get(line.deployment);
-      if (current === undefined || socket.destroyed) return;
+      if (current === undefined) return go(REFUSALS.notFound);
       line.reason = d.reason;
       line.token_id = d.token?.id;
       rewriteHeaders(req, runtime, line, current.spec.forwardAuthorization);
