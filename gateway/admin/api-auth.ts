@@ -1,4 +1,5 @@
 import { parseBearer } from '../auth/bearer';
+import { usableToken } from '../auth/token-cache';
 import { isWellFormed } from '../auth/token-format';
 import { GatehouseError, REFUSALS } from '../errors';
 import type { Runtime } from '../runtime';
@@ -18,8 +19,8 @@ export async function authenticate(runtime: Runtime, authorization: string | und
   const secret = parseBearer(authorization);
   if (!secret || !isWellFormed(secret)) throw REFUSALS.invalidToken;
   const entry = await runtime.cache.lookup(runtime.decider.hash(secret));
-  const token = entry.record;
-  if (token === null || token.disabled || entry.expiresAtMs <= Date.now()) throw REFUSALS.invalidToken;
+  const token = usableToken(entry, Date.now());
+  if (token === null) throw REFUSALS.invalidToken;
   if (!token.developer) throw FORBIDDEN;
   return token;
 }

@@ -5,7 +5,7 @@ import type { TokenRecord } from '../store/types';
 import { parseBearer } from './bearer';
 import type { FailedAuthLimiter } from './failed-auth-limiter';
 import type { LastUsedRecorder } from './last-used';
-import type { CacheEntry, TokenCache } from './token-cache';
+import { usableToken, type CacheEntry, type TokenCache } from './token-cache';
 import { isWellFormed } from './token-format';
 import type { TokenHasher } from './token-hash';
 
@@ -71,9 +71,9 @@ export class Decider {
   }
 
   private judge(entry: CacheEntry, deployment: string, clientAddress: string): Decision {
-    const token = entry.record;
     const now = Date.now();
-    if (token === null || token.disabled || entry.expiresAtMs <= now) return this.fail(clientAddress);
+    const token = usableToken(entry, now);
+    if (token === null) return this.fail(clientAddress);
     const scope = token.user?.deployments;
     if (scope === undefined || !(scope.includes(deployment) || scope.includes('*'))) return REFUSALS.insufficientScope;
     this.lastUsed.mark(token.id, now);

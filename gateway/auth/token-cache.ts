@@ -104,3 +104,9 @@ export class TokenCache {
 }
 
 export type { Entry as CacheEntry };
+
+/** The cached token if it may be used at `now`: known, enabled and not expired; else null. */
+export function usableToken(entry: Entry, now: number): TokenRecord | null {
+  const token = entry.record;
+  return token === null || token.disabled || entry.expiresAtMs <= now ? null : token;
+}
