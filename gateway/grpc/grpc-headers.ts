@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { upstreamHeaders, type ForwardContext } from '../http/forward-headers';
+import { neverIndexRequestId } from '../http/request-id';
 
 /** Connection-specific fields: meaningless across the gateway, and refused by node:http2 when sent. */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'te', 'host']);
@@ -21,7 +22,7 @@ export function grpcRequestHeaders(incoming: IncomingHttpHeaders, ctx: ForwardCo
     else if (Array.isArray(prev)) prev.push(value);
     else out[name] = [String(prev), value];
   }
-  return out;
+  return neverIndexRequestId(out);
 }
 
 /**
@@ -35,8 +36,9 @@ export function grpcResponseHeaders(headers: IncomingHttpHeaders, requestId?: st
     if (CONNECTION_SPECIFIC.has(name) || (name.charCodeAt(0) === 0x3a /* : */ && name !== ':status')) continue;
     out[name] = headers[name];
   }
-  if (requestId !== undefined) out['x-request-id'] = requestId;
-  return out;
+  if (requestId === undefined) return out;
+  out['x-request-id'] = requestId;
+  return neverIndexRequestId(out);
 }
 
 /** The numeric `grpc-status` of a HEADERS frame, if it carries one. */

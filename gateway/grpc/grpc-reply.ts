@@ -1,5 +1,6 @@
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { GatehouseError } from '../errors';
+import { neverIndexRequestId } from '../http/request-id';
 
 /** Bytes a grpc-message may carry as they are: printable ASCII except `%` (gRPC over HTTP/2, "Responses"). */
 const PLAIN = /^[\x20-\x24\x26-\x7e]*$/;
@@ -18,13 +19,13 @@ export function encodeGrpcMessage(message: string): string {
 
 /** Headers of a trailers-only reply carrying a gRPC status. */
 export function statusHeaders(grpcStatus: number, message: string, requestId: string): OutgoingHttpHeaders {
-  return {
+  return neverIndexRequestId({
     ':status': 200,
     'content-type': 'application/grpc',
     'grpc-status': String(grpcStatus),
     'grpc-message': encodeGrpcMessage(message),
     'x-request-id': requestId,
-  };
+  });
 }
 
 /**

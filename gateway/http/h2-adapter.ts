@@ -7,7 +7,7 @@ import type { Runtime } from '../runtime';
 import { forward, type ResponseSink } from './forward';
 import { forwardContext, upstreamHeaders } from './forward-headers';
 import { refusalResponse } from './refusal';
-import { requestIdFrom } from './request-id';
+import { neverIndexRequestId, requestIdFrom } from './request-id';
 
 type DataListener = 'external' | 'internal';
 export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
@@ -123,7 +123,7 @@ export class H2Sink implements ResponseSink {
       const value = headers[name];
       if (value !== undefined) out[name] = value;
     }
-    this.stream.respond(out);
+    this.stream.respond(neverIndexRequestId(out));
   }
 
   /**
@@ -151,7 +151,7 @@ export class H2Sink implements ResponseSink {
     const { status, headers, body } = refusalResponse(err, this.requestId, this.runtime.challenges);
     this.status = status;
     if (this.stream.destroyed || this.stream.headersSent) return;
-    this.stream.respond({ ':status': status, ...headers });
+    this.stream.respond(neverIndexRequestId({ ':status': status, ...headers }));
     this.stream.end(body);
   }
 
