@@ -82,7 +82,7 @@ class CallForwarding {
 
   start(): void {
     const { client } = this.call;
-    client.once('close', () => this.onClientClose());
+    client.on('close', () => this.onClientClose());
     client.on('wantTrailers', () => this.sendTrailers());
     this.timer = setTimeout(() => this.onTimeout(), this.call.responseTimeout);
     this.attempt();
@@ -110,12 +110,12 @@ class CallForwarding {
       if (up.pending) up.once('ready', () => this.startBody(up));
       else this.startBody(up);
     }
-    up.once('response', (headers, flags) => this.onResponse(up, headers, flags));
-    up.once('trailers', (trailers) => {
+    up.on('response', (headers, flags) => this.onResponse(up, headers, flags));
+    up.on('trailers', (trailers) => {
       this.trailers = grpcResponseHeaders(trailers);
       this.grpcStatus = grpcStatusOf(trailers);
     });
-    up.once('close', () => this.onUpstreamClose(up));
+    up.on('close', () => this.onUpstreamClose(up));
   }
 
   private startBody(up: ClientHttp2Stream): void {
@@ -273,7 +273,7 @@ function relay(from: Http2Stream, to: Http2Stream, onEnd: () => void, flushLater
       to.once('drain', resume);
     }
   });
-  from.once('end', () => {
+  from.on('end', () => {
     if (!from.aborted && !to.destroyed && !to.writableEnded) onEnd();
   });
 }
