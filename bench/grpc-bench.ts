@@ -25,6 +25,13 @@ const HOST = 'model.bench.localhost';
 /** Rounds per row, alternating direct and gateway so background noise hits both alike. */
 const ROUNDS = 3;
 const INFLIGHT = 64;
+/**
+ * The second stream measurement's client receive window. grpc-js keeps
+ * HTTP/2's 64 KiB default, so a stream moves one window per round trip and
+ * any extra hop's latency caps it; clients that size their window for
+ * streaming (grpcio's BDP probing grows it to megabytes) are not capped so.
+ */
+const WIDE_WINDOW = 1024 * 1024;
 
 function log(line: string): void {
   process.stderr.write(`bench: grpc: ${line}\n`);
@@ -49,9 +56,18 @@ function mintToken(configFile: string): string {
 type Measured<T> = T & { readonly gatewayCpu: number; readonly upstreamCpu: number };
 
 /** Runs one load-generator process to its end and parses its result line. */
-async function load<T>(cpu: string, kind: 'unary' | 'stream', port: number, seconds: number, pids: { gateway: number; upstream: number }, token?: string): Promise<Measured<T>> {
+interface LoadSpec {
+  readonly kind: 'unary' | 'stream';
+  readonly port: number;
+  readonly token?: string;
+  readonly window?: number;
+}
+
+async function load<T>(cpu: string, spec: LoadSpec, seconds: number, pids: { gateway: number; upstream: number }): Promise<Measured<T>> {
+  const { kind, port, token, window } = spec;
   const args = [ROLES, '--load', kind, '--port', String(port), '--authority', HOST, '--seconds', String(seconds), '--inflight', String(INFLIGHT)];
   if (token !== undefined) args.push('--token', token);
+  if (window !== undefined) args.push('--window', String(window));
   const gateway = cpuSeconds(pids.gateway);
   const upstream = cpuSeconds(pids.upstream);
   const child = startNode({ cpu, args });
@@ -92,37 +108,35 @@ export async function runGrpcBench(opts: { seconds: number }): Promise<BenchRow[
     const unaryGateway: Measured<UnaryResult>[] = [];
     const streamDirect: Measured<StreamResult>[] = [];
     const streamGateway: Measured<StreamResult>[] = [];
+    const wideDirect: Measured<StreamResult>[] = [];
+    const wideGateway: Measured<StreamResult>[] = [];
+    const run = <T>(spec: LoadSpec): Promise<Measured<T>> => load<T>(where.loadCpu, spec, opts.seconds, pids);
     for (let round = 1; round <= ROUNDS; round++) {
-      unaryDirect.push(await load<UnaryResult>(where.loadCpu, 'unary', upstreamPort, opts.seconds, pids));
-      unaryGateway.push(await load<UnaryResult>(where.loadCpu, 'unary', port, opts.seconds, pids, token));
-      streamDirect.push(await load<StreamResult>(where.loadCpu, 'stream', upstreamPort, opts.seconds, pids));
-      streamGateway.push(await load<StreamResult>(where.loadCpu, 'stream', port, opts.seconds, pids, token));
+      unaryDirect.push(await run<UnaryResult>({ kind: 'unary', port: upstreamPort }));
+      unaryGateway.push(await run<UnaryResult>({ kind: 'unary', port, token }));
+      streamDirect.push(await run<StreamResult>({ kind: 'stream', port: upstreamPort }));
+      streamGateway.push(await run<StreamResult>({ kind: 'stream', port, token }));
+      wideDirect.push(await run<StreamResult>({ kind: 'stream', port: upstreamPort, window: WIDE_WINDOW }));
+      wideGateway.push(await run<StreamResult>({ kind: 'stream', port, token, window: WIDE_WINDOW }));
       const last = <T>(r: T[]): T => r[r.length - 1];
-      log(`round ${round}/${ROUNDS}: unary ${rpsOf(last(unaryDirect)).toFixed(0)} direct, ${rpsOf(last(unaryGateway)).toFixed(0)} gatehouse calls/s; `
-        + `stream ${mbpsOf(last(streamDirect)).toFixed(0)} direct, ${mbpsOf(last(streamGateway)).toFixed(0)} gatehouse MB/s`);
+      log(`round ${round}/${ROUNDS}: unary ${rpsOf(last(unaryDirect)).toFixed(0)} direct, ${rpsOf(last(unaryGateway)).toFixed(0)} gatehouse calls/s `
+        + `(µs CPU/call client+upstream+gateway: direct ${costs(last(unaryDirect))}, gatehouse ${costs(last(unaryGateway))}); `
+        + `stream ${mbpsOf(last(streamDirect)).toFixed(0)} direct, ${mbpsOf(last(streamGateway)).toFixed(0)} gatehouse MB/s; `
+        + `1 MiB window ${mbpsOf(last(wideDirect)).toFixed(0)} direct, ${mbpsOf(last(wideGateway)).toFixed(0)} gatehouse MB/s`);
     }
 
     const unaryRatio = median(unaryGateway.map((g, i) => rpsOf(g) / rpsOf(unaryDirect[i])));
-    const streamRatio = median(streamGateway.map((g, i) => mbpsOf(g) / mbpsOf(streamDirect[i])));
-    // CPU per call (µs) and per MB (ms), steady under background load where the rates are not:
-    // the gateway's own cost, and the ceiling the rates would reach with the gateway alone on
-    // its core (the other core running the client and the upstream).
+    // CPU per call (µs): the gateway's own cost, steady under background load where the rates
+    // are not, and the ceiling the rate would reach with the gateway alone on its core (the
+    // other core running the client and the upstream).
     const perCall = (m: Measured<UnaryResult>, cpu: number): number => (cpu * 1e6) / m.total;
-    const perMB = (m: Measured<StreamResult>, cpu: number): number => (cpu * 1e3) / (m.total / 1e6);
     const unaryCeiling = median(unaryGateway.map((g, i) => ceiling(
       perCall(unaryDirect[i], unaryDirect[i].cpu + unaryDirect[i].upstreamCpu),
       perCall(g, g.cpu + g.upstreamCpu),
       perCall(g, g.gatewayCpu),
     )));
-    const streamCeiling = median(streamGateway.map((g, i) => ceiling(
-      perMB(streamDirect[i], streamDirect[i].cpu + streamDirect[i].upstreamCpu),
-      perMB(g, g.cpu + g.upstreamCpu),
-      perMB(g, g.gatewayCpu),
-    )));
     const gatewayUs = median(unaryGateway.map((g) => perCall(g, g.gatewayCpu))).toFixed(0);
     const upstreamUs = median(unaryDirect.map((d) => perCall(d, d.upstreamCpu))).toFixed(0);
-    const gatewayMs = median(streamGateway.map((g) => perMB(g, g.gatewayCpu))).toFixed(2);
-    const upstreamMs = median(streamDirect.map((d) => perMB(d, d.upstreamCpu))).toFixed(2);
     const loadNote = `load average ${loadAtStart.toFixed(1)} -> ${loadavg()[0].toFixed(1)}`;
     return [
       {
@@ -133,19 +147,36 @@ export async function runGrpcBench(opts: { seconds: number }): Promise<BenchRow[
         name: 'gRPC unary, gatehouse protected', rps: median(unaryGateway.map(rpsOf)), p99ms: median(unaryGateway.map((r) => r.p99ms)),
         note: `h2c, cached token, log level warn; ${unaryRatio.toFixed(2)}x direct (target 0.6x), CPU ceiling ${unaryCeiling.toFixed(2)}x; gateway ${gatewayUs} µs CPU/call${errorsNote(unaryGateway)}`,
       },
-      {
-        name: 'gRPC server stream, upstream direct', mbps: median(streamDirect.map(mbpsOf)),
-        note: `64 KiB messages, one call; upstream ${upstreamMs} ms CPU/MB${errorsNote(streamDirect)}`,
-      },
-      {
-        name: 'gRPC server stream, gatehouse protected', mbps: median(streamGateway.map(mbpsOf)),
-        note: `h2c, cached token; ${streamRatio.toFixed(2)}x direct (target 0.8x), CPU ceiling ${streamCeiling.toFixed(2)}x; gateway ${gatewayMs} ms CPU/MB${errorsNote(streamGateway)}`,
-      },
+      ...streamRows('64 KiB client window (grpc-js default)', streamDirect, streamGateway),
+      ...streamRows('1 MiB client window', wideDirect, wideGateway),
     ];
   } finally {
     await Promise.all(children.map((c) => c.stop()));
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The direct and gateway rows of one server-stream measurement, with ratio, ceiling and CPU per MB. */
+function streamRows(window: string, direct: Measured<StreamResult>[], gateway: Measured<StreamResult>[]): BenchRow[] {
+  const perMB = (m: Measured<StreamResult>, cpu: number): number => (cpu * 1e3) / (m.total / 1e6);
+  const ratio = median(gateway.map((g, i) => mbpsOf(g) / mbpsOf(direct[i])));
+  const streamCeiling = median(gateway.map((g, i) => ceiling(
+    perMB(direct[i], direct[i].cpu + direct[i].upstreamCpu),
+    perMB(g, g.cpu + g.upstreamCpu),
+    perMB(g, g.gatewayCpu),
+  )));
+  const gatewayMs = median(gateway.map((g) => perMB(g, g.gatewayCpu))).toFixed(2);
+  const upstreamMs = median(direct.map((d) => perMB(d, d.upstreamCpu))).toFixed(2);
+  return [
+    {
+      name: `gRPC server stream, ${window}, upstream direct`, mbps: median(direct.map(mbpsOf)),
+      note: `64 KiB messages, one call; upstream ${upstreamMs} ms CPU/MB${errorsNote(direct)}`,
+    },
+    {
+      name: `gRPC server stream, ${window}, gatehouse protected`, mbps: median(gateway.map(mbpsOf)),
+      note: `h2c, cached token; ${ratio.toFixed(2)}x direct (target 0.8x), CPU ceiling ${streamCeiling.toFixed(2)}x; gateway ${gatewayMs} ms CPU/MB${errorsNote(gateway)}`,
+    },
+  ];
 }
 
 /**
@@ -155,6 +186,11 @@ export async function runGrpcBench(opts: { seconds: number }): Promise<BenchRow[
  */
 function ceiling(direct: number, sharedCore: number, gateway: number): number {
   return direct / Math.max(sharedCore, gateway);
+}
+
+/** Client, upstream and gateway CPU µs per unary call, for telling which process a change moved. */
+function costs(m: Measured<UnaryResult>): string {
+  return [m.cpu, m.upstreamCpu, m.gatewayCpu].map((cpu) => ((cpu * 1e6) / m.total).toFixed(0)).join('+');
 }
 
 function rpsOf(r: UnaryResult): number {

@@ -2,6 +2,7 @@
  * The child processes of the gRPC benchmark, so each can be pinned to a CPU:
  *   --upstream                 a grpc-js server; prints `{"port":N}` once it listens
  *   --load unary|stream ...    a grpc-js client; prints one JSON result line
+ *     [--window BYTES]         the client's HTTP/2 receive window (grpc-js default: 64 KiB)
  * Messages are raw bytes (identity serializers): the benchmark measures the
  * transport, not protobuf.
  */
@@ -76,10 +77,13 @@ interface LoadOptions {
   readonly seconds: number;
   readonly warmup: number;
   readonly inflight: number;
+  readonly window: number | undefined;
 }
 
 function client(options: LoadOptions): { client: grpc.Client; metadata: () => grpc.Metadata } {
-  const c = new grpc.Client(`127.0.0.1:${options.port}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': options.authority });
+  const channelOptions: grpc.ChannelOptions = { 'grpc.default_authority': options.authority };
+  if (options.window !== undefined) channelOptions['grpc-node.flow_control_window'] = options.window;
+  const c = new grpc.Client(`127.0.0.1:${options.port}`, grpc.credentials.createInsecure(), channelOptions);
   const base = new grpc.Metadata();
   if (options.token) base.set('authorization', `Bearer ${options.token}`);
   return { client: c, metadata: () => base.clone() };
@@ -157,6 +161,7 @@ async function main(argv: string[]): Promise<void> {
       seconds: { type: 'string', default: '5' },
       warmup: { type: 'string', default: '1' },
       inflight: { type: 'string', default: '64' },
+      window: { type: 'string' },
     },
   });
   if (values.upstream) return serveUpstream();
@@ -167,6 +172,7 @@ async function main(argv: string[]): Promise<void> {
     seconds: Number(values.seconds),
     warmup: Number(values.warmup),
     inflight: Number(values.inflight),
+    window: values.window === undefined ? undefined : Number(values.window),
   };
   const result = values.load === 'stream' ? await streamLoad(options) : await unaryLoad(options);
   process.stdout.write(JSON.stringify(result) + '\n');

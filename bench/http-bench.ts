@@ -19,7 +19,7 @@ export interface HttpBenchOptions {
   readonly log: (line: string) => void;
 }
 
-export const ROW_IDS = ['direct', 'naive', 'public', 'protected', 'malformed', 'public-info'] as const;
+export const ROW_IDS = ['direct', 'naive', 'floor', 'public', 'protected', 'floor-refusal', 'malformed', 'public-info'] as const;
 export type RowId = (typeof ROW_IDS)[number];
 
 interface Target {
@@ -40,8 +40,10 @@ interface RowSpec {
 const ROWS: readonly RowSpec[] = [
   { id: 'direct', name: 'upstream direct', note: 'node:http, same core as wrk' },
   { id: 'naive', name: 'naive http-proxy', note: 'http-proxy + keep-alive Agent' },
+  { id: 'floor', name: 'node:http + undici floor', note: 'bench/platform-floor.ts: a proxy with no gateway logic at all' },
   { id: 'public', name: 'gatehouse public', note: 'log level warn' },
   { id: 'protected', name: 'gatehouse protected', note: 'cached token, log level warn' },
+  { id: 'floor-refusal', name: 'node:http 401 floor', note: 'bench/platform-floor.ts: a fixed 401, no parsing' },
   { id: 'malformed', name: 'gatehouse malformed token', note: '401 refusals, log level warn' },
   { id: 'public-info', name: 'gatehouse public, info log', note: 'default log level: a JSON line per request' },
 ];
@@ -73,6 +75,10 @@ const RATIOS: readonly RatioSpec[] = [
   { name: 'public / naive http-proxy', num: 'public', den: 'naive', target: 2.2 },
   { name: 'malformed refusals / public', num: 'malformed', den: 'public', target: 3 },
   { name: 'malformed refusals / naive http-proxy', num: 'malformed', den: 'naive' },
+  { name: 'node:http + undici floor / naive http-proxy', num: 'floor', den: 'naive' },
+  { name: 'public / node:http + undici floor', num: 'public', den: 'floor' },
+  { name: 'node:http 401 floor / node:http + undici floor', num: 'floor-refusal', den: 'floor' },
+  { name: 'malformed refusals / node:http 401 floor', num: 'malformed', den: 'floor-refusal' },
   { name: 'public info log / public warn log', num: 'public-info', den: 'public' },
   { name: 'public / upstream direct', num: 'public', den: 'direct' },
 ];
@@ -122,6 +128,16 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
       const naive = startNode({ cpu: where.proxyCpu, args: [join(__dirname, 'naive-proxy.js'), `http://127.0.0.1:${upstreamPort}`] });
       children.push(naive);
       targets.set('naive', { port: await readyPort(naive), pid: naive.pid, headers: [], status: 200 });
+    }
+    if (wanted.has('floor')) {
+      const floor = startNode({ cpu: where.proxyCpu, args: [join(__dirname, 'platform-floor.js'), `http://127.0.0.1:${upstreamPort}`] });
+      children.push(floor);
+      targets.set('floor', { port: await readyPort(floor), pid: floor.pid, headers: [], status: 200 });
+    }
+    if (wanted.has('floor-refusal')) {
+      const floor = startNode({ cpu: where.proxyCpu, args: [join(__dirname, 'platform-floor.js'), '--refuse'] });
+      children.push(floor);
+      targets.set('floor-refusal', { port: await readyPort(floor), pid: floor.pid, headers: [], status: 401 });
     }
     const warn = await gatehouse.writeConfig('gatehouse-warn', 'warn');
     const secret = gatehouse.mintToken(warn.file);

@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --only http|grpc|propagation]`: the HTTP table (wrk
- * against upstream, naive proxy and Gatehouse), then the gRPC rows and the
+ * against upstream, naive proxy, the platform floors and Gatehouse), then the gRPC rows and the
  * propagation figures.
  *
  * Environment: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_WARMUP (3 s per row),
