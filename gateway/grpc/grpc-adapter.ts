@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { Allowed, whenDecided, type Decision } from '../auth/decide';
 import { GatehouseError, GrpcStatus, REFUSALS } from '../errors';
+import { clientAddress } from '../http/client-address';
 import { requestIdFrom } from '../http/request-id';
 import { forwardContext } from '../http/forward-headers';
 import type { RequestLogLine } from '../log';
@@ -44,7 +45,8 @@ export function grpcHandler(runtime: Runtime, listener: DataListener, secure: bo
       return refuse(runtime, stream, line, new GatehouseError('shutting_down', { retryAfter: 1 }), startedAt);
     }
     const decision = runtime.decider.decide({
-      listener, route, protocol: 'grpc', authorization: headers.authorization, clientAddress: line.client,
+      listener, route, protocol: 'grpc', authorization: headers.authorization,
+      clientAddress: clientAddress(line.client, headers['x-forwarded-for'], runtime.isTrustedProxy),
     });
     const go = (d: Decision): void => proceed(runtime, stream, headers, line, d, startedAt, secure, authority ?? '');
     whenDecided(decision, go);

@@ -4,6 +4,7 @@ import { Allowed, whenDecided, type Decision } from '../auth/decide';
 import { GatehouseError, REFUSALS } from '../errors';
 import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
+import { clientAddress } from './client-address';
 import { forward, type ResponseSink } from './forward';
 import { forwardContext, upstreamHeaders } from './forward-headers';
 import { refusalResponse } from './refusal';
@@ -42,7 +43,8 @@ export function h2HttpHandler(runtime: Runtime, listener: DataListener, secure: 
       return done(runtime, line, sink.status, 'shutting_down', startedAt);
     }
     const decision = runtime.decider.decide({
-      listener, route, protocol: 'http', authorization: headers.authorization, clientAddress: line.client,
+      listener, route, protocol: 'http', authorization: headers.authorization,
+      clientAddress: clientAddress(line.client, headers['x-forwarded-for'], runtime.isTrustedProxy),
     });
     const go = (d: Decision): void => proceed(runtime, stream, headers, sink, line, d, startedAt, secure, authority ?? '');
     whenDecided(decision, go);
@@ -103,6 +105,15 @@ const UPSTREAM_CUT = Object.assign(new Error('upstream response cut short'), { c
 
 function ignore(): void {}
 
+/** Fields node:http2 refuses to send more than once (its kSingleValueHeaders, pseudo-headers aside). */
+const SINGLE_VALUE = new Set([
+  'access-control-allow-credentials', 'access-control-max-age', 'access-control-request-method', 'age', 'authorization',
+  'content-encoding', 'content-language', 'content-length', 'content-location', 'content-md5', 'content-range',
+  'content-type', 'date', 'dnt', 'etag', 'expires', 'from', 'host', 'if-match', 'if-modified-since', 'if-none-match',
+  'if-range', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'range',
+  'referer', 'retry-after', 'tk', 'upgrade-insecure-requests', 'user-agent', 'x-content-type-options',
+]);
+
 /** Bytes of response a stream may hold before the upstream read is paused (bounded memory per stream). */
 const OUT_HIGH_WATER = 256 * 1024;
 
@@ -121,7 +132,10 @@ export class H2Sink implements ResponseSink {
     const out: Record<string, string | string[] | number> = { ':status': status, 'x-request-id': this.requestId };
     for (const name of Object.keys(headers)) {
       const value = headers[name];
-      if (value !== undefined) out[name] = value;
+      if (value === undefined) continue;
+      // An HTTP/1 upstream may repeat one of these (two ETags, two Content-Types); node:http2 throws on it,
+      // which turned a served response into a 502. Node's HTTP/1 parser keeps the first; so do we.
+      out[name] = Array.isArray(value) && SINGLE_VALUE.has(name) ? value[0] : value;
     }
     this.stream.respond(neverIndexRequestId(out));
   }

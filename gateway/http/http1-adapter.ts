@@ -5,6 +5,7 @@ import { Allowed, whenDecided, type Decision } from '../auth/decide';
 import { GatehouseError, REFUSALS } from '../errors';
 import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
+import { clientAddress } from './client-address';
 import { forward, type ResponseSink } from './forward';
 import { forwardContext, upstreamHeaders } from './forward-headers';
 import { refusalResponse } from './refusal';
@@ -28,7 +29,8 @@ export function http1Handler(runtime: Runtime, listener: DataListener) {
       return finish(runtime, line, sink, 'shutting_down', startedAt);
     }
     const decision = runtime.decider.decide({
-      listener, route, protocol: 'http', authorization: req.headers.authorization, clientAddress: line.client,
+      listener, route, protocol: 'http', authorization: req.headers.authorization,
+      clientAddress: clientAddress(line.client, req.headers['x-forwarded-for'], runtime.isTrustedProxy),
     });
     whenDecided(decision, (d) => proceed(runtime, req, res, sink, line, d, startedAt));
   };
@@ -62,7 +64,7 @@ function proceed(runtime: Runtime, req: IncomingMessage, res: ServerResponse, si
     runtime.inflight++;
     forward({
       method: line.method,
-      path: line.path,
+      path: originForm(line.path),
       headers,
       body,
       upstreams: route.upstreams,
@@ -84,6 +86,19 @@ function finish(runtime: Runtime, line: RequestLogLine, sink: Http1Sink, reason:
   line.reason = reason;
   line.status = sink.status;
   runtime.record(line, startedAt);
+}
+
+/**
+ * The upstream gets the origin-form of an absolute-form target (`GET http://host/p`, RFC 9112 §3.2.2):
+ * the route came from Host, and an upstream that took its host from the target (Go's net/http does)
+ * would see one the client chose and the gateway never checked.
+ */
+function originForm(target: string): string {
+  if (target.charCodeAt(0) === 0x2f /* / */) return target;
+  const authority = /^https?:\/\/[^/?#]*/i.exec(target);
+  if (authority === null) return target;
+  const rest = target.slice(authority[0].length);
+  return rest.charCodeAt(0) === 0x2f ? rest : `/${rest}`;
 }
 
 /**

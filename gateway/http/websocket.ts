@@ -7,6 +7,7 @@ import { Allowed, whenDecided, type Decision } from '../auth/decide';
 import { GatehouseError, REFUSALS } from '../errors';
 import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
+import { clientAddress } from './client-address';
 import { forwardContext, upstreamHeaders } from './forward-headers';
 import { refusalResponse } from './refusal';
 import { requestIdFrom } from './request-id';
@@ -23,8 +24,18 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
   proxy.on('proxyReqWs', (proxyReq, req) => {
     const ms = deadlines.get(req);
     if (ms !== undefined) proxyReq.setTimeout(ms, () => proxyReq.destroy(HANDSHAKE_TIMEOUT));
+    // The client gets the request id in the answer as for any request (SPEC §3); http-proxy writes
+    // the upstream's headers as they are, from listeners added after this one.
+    const requestId = req.headers['x-request-id'];
+    const stamp = (res: IncomingMessage): void => {
+      if (typeof requestId === 'string') res.headers['x-request-id'] = requestId;
+    };
+    proxyReq.once('response', stamp);
     // Once upgraded, a WebSocket lives as long as its peers keep it.
-    proxyReq.once('upgrade', () => proxyReq.setTimeout(0));
+    proxyReq.once('upgrade', (res: IncomingMessage) => {
+      stamp(res);
+      proxyReq.setTimeout(0);
+    });
   });
   // Errors go to each call's callback; this listener only keeps an unforeseen one from killing the process.
   proxy.on('error', (err) => runtime.log.warn({ err }, 'websocket proxy error'));
@@ -39,7 +50,8 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
     };
     socket.on('error', () => socket.destroy());
     // The listener hands over WebSocket handshakes only; other upgrade offers are served as plain requests.
-    const decision = runtime.decider.decide({ listener, route, protocol: 'http', authorization: req.headers.authorization, clientAddress: line.client });
+    const decision = runtime.decider.decide({ listener, route, protocol: 'http', authorization: req.headers.authorization,
+      clientAddress: clientAddress(line.client, req.headers['x-forwarded-for'], runtime.isTrustedProxy) });
     const go = (d: Decision): void => {
       if (!(d instanceof Allowed)) {
         line.status = writeRefusal(socket, d, requestId, runtime);
