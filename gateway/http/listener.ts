@@ -18,7 +18,12 @@ export interface ListenerOptions {
   /** Serve HTTP/2 (h2 via ALPN with TLS, h2c prior knowledge without) besides HTTP/1.1. */
   readonly http2: boolean;
   readonly maxHeaderSize?: number;
+  /** ms a connection may sit idle: an HTTP/1.1 keep-alive, an HTTP/2 session with no open stream, a silent new connection. */
+  readonly idleTimeout?: number;
 }
+
+/** As long as the keep-alive timeouts of common load balancers (60 s), plus a margin, so they close first. */
+const IDLE_TIMEOUT = 65_000;
 
 /** HTTP/2 connection preface: a cleartext connection starting with it is h2c prior knowledge. */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
@@ -35,11 +40,13 @@ export class Listener {
   private readonly h2: http2.Http2Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly sessions = new Set<Http2Session>();
+  private readonly idleTimeout: number;
 
   constructor(config: ListenerConfig, handlers: ListenerHandlers, options: ListenerOptions) {
     this.config = config;
+    this.idleTimeout = options.idleTimeout ?? IDLE_TIMEOUT;
     this.h1 = http.createServer({
-      maxHeaderSize: options.maxHeaderSize, requireHostHeader: true, keepAliveTimeout: 65_000, requestTimeout: 0,
+      maxHeaderSize: options.maxHeaderSize, requireHostHeader: true, keepAliveTimeout: this.idleTimeout, requestTimeout: 0,
       // Node keeps only the first of two Authorization or Host headers; joined, they are what they are: malformed.
       joinDuplicateHeaders: true,
     }, handlers.request);
@@ -62,10 +69,14 @@ export class Listener {
     if (options.http2 && handlers.stream) {
       const h2 = http2.createServer({ maxSendHeaderBlockLength: options.maxHeaderSize, settings: { enableConnectProtocol: false, maxHeaderListSize: options.maxHeaderSize ?? 16 * 1024 } });
       const onStream = handlers.stream;
-      h2.on('stream', (stream, headers) => onStream(stream, headers));
+      h2.on('stream', (stream, headers) => {
+        trackStream(stream, this.idleTimeout);
+        onStream(stream, headers);
+      });
       h2.on('session', (session) => {
         this.sessions.add(session);
         session.once('close', () => this.sessions.delete(session));
+        closeWhenIdle(session, this.idleTimeout);
       });
       this.h2 = h2;
     }
@@ -99,12 +110,15 @@ export class Listener {
       return;
     }
     let seen: Buffer = Buffer.alloc(0);
+    // Until its first bytes say which protocol it speaks, no server's timeouts watch the connection.
+    socket.setTimeout(this.idleTimeout, () => socket.destroy());
     const onData = (chunk: Buffer): void => {
       seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
       const n = Math.min(seen.length, PREFACE.length);
       const isH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
       if (isH2 && seen.length < PREFACE.length) return;
       socket.removeListener('data', onData);
+      socket.setTimeout(0);
       socket.pause();
       socket.unshift(seen);
       this.route(socket, isH2);
@@ -151,4 +165,33 @@ export class Listener {
     for (const session of this.sessions) session.destroy();
     for (const socket of this.sockets) socket.destroy();
   }
+}
+
+/** Open streams per HTTP/2 session: an idle session is closed only when it has none. */
+const openStreams = new WeakMap<Http2Session, number>();
+
+/**
+ * Closes (GOAWAY, then close) an HTTP/2 session that stays without traffic
+ * for `ms` while it has no open stream. A stream in progress may be silent
+ * for longer (a gRPC call waiting on its upstream): its own timeouts apply.
+ */
+function closeWhenIdle(session: Http2Session, ms: number): void {
+  openStreams.set(session, 0);
+  // A listener of its own: setTimeout's callback is a once-listener, gone after a firing that found a stream open.
+  session.on('timeout', () => {
+    if ((openStreams.get(session) ?? 0) === 0) session.close();
+  });
+  session.setTimeout(ms);
+}
+
+function trackStream(stream: ServerHttp2Stream, ms: number): void {
+  const session = stream.session;
+  if (session === undefined) return;
+  openStreams.set(session, (openStreams.get(session) ?? 0) + 1);
+  stream.once('close', () => {
+    const left = (openStreams.get(session) ?? 1) - 1;
+    openStreams.set(session, left);
+    // The session's timer fired (and did nothing) while this stream was open, and no traffic will re-arm it.
+    if (left === 0 && !session.closed && !session.destroyed) session.setTimeout(ms);
+  });
 }

@@ -1,0 +1,91 @@
+import http2 from 'node:http2';
+import net from 'node:net';
+import t from 'tap';
+import { Listener } from '../../gateway/http/listener';
+import type { Teardown } from '../helpers/gateway';
+
+const IDLE = 300;
+
+/** A listener on a free port whose HTTP/2 streams answer after `delayMs` (0: at once). */
+async function startListener(t: Teardown, delayMs = 0): Promise<Listener> {
+  const listener = new Listener({ address: '127.0.0.1:0', host: '127.0.0.1', port: 0 }, {
+    request: (_req, res) => res.end('h1'),
+    stream: (stream) => {
+      stream.on('error', () => undefined);
+      setTimeout(() => {
+        if (stream.destroyed) return;
+        stream.respond({ ':status': 200 });
+        stream.end('h2');
+      }, delayMs);
+    },
+  }, { http2: true, idleTimeout: IDLE });
+  await listener.listen();
+  t.teardown(() => {
+    listener.destroyAll();
+    return listener.stopAccepting();
+  });
+  return listener;
+}
+
+/** Long enough for any idle close to have happened: a connection still open then was left open. */
+const GIVE_UP = IDLE + 3_000;
+
+/** ms until the server closes a raw connection that has sent `bytes` (Infinity if it has not after GIVE_UP). */
+function closedAfter(port: number, bytes: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const socket = net.connect(port, '127.0.0.1', () => { if (bytes) socket.write(bytes); });
+    const timer = setTimeout(() => {
+      resolve(Infinity);
+      socket.destroy();
+    }, GIVE_UP);
+    socket.on('error', reject);
+    socket.resume();
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Date.now() - started);
+    });
+  });
+}
+
+t.test('a connection that never says which protocol it speaks is closed once idle', async (t) => {
+  const listener = await startListener(t);
+  const silent = await closedAfter(listener.port, '');
+  t.ok(silent >= IDLE - 50 && silent < IDLE + 1_000, `silent connection closed after ${silent} ms`);
+  const partial = await closedAfter(listener.port, 'PRI * HT');
+  t.ok(partial >= IDLE - 50 && partial < IDLE + 1_000, `half a preface: closed after ${partial} ms`);
+});
+
+t.test('an HTTP/2 session is closed once idle, but never while a stream is open', async (t) => {
+  const listener = await startListener(t, IDLE * 3);
+  const session = http2.connect(`http://127.0.0.1:${listener.port}`);
+  session.on('error', () => undefined);
+  t.teardown(() => session.destroy());
+  const goaway = new Promise<number>((resolve) => {
+    session.once('goaway', () => resolve(Date.now()));
+    setTimeout(() => resolve(Infinity), IDLE * 3 + GIVE_UP).unref();
+  });
+
+  // One slow answer: silent for three idle periods, and the session must outlive it.
+  const answered = await new Promise<string>((resolve, reject) => {
+    const stream = session.request({ ':path': '/' });
+    let body = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (d: string) => { body += d; });
+    stream.on('end', () => resolve(body));
+    stream.on('error', reject);
+  });
+  const answeredAt = Date.now();
+  t.equal(answered, 'h2', 'the slow stream completes on a session silent longer than the idle timeout');
+
+  const closedAt = await goaway;
+  const idleFor = closedAt - answeredAt;
+  t.ok(idleFor >= IDLE - 50 && idleFor < IDLE + 1_000, `then the idle session got GOAWAY after ${idleFor} ms`);
+});
+
+t.test('an HTTP/1.1 keep-alive connection uses the same idle timeout', async (t) => {
+  const listener = await startListener(t);
+  const closed = await closedAfter(listener.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  // Node's keep-alive close comes up to a second after keepAliveTimeout.
+  t.ok(closed >= IDLE - 50 && closed < IDLE + 2_000, `closed ${closed} ms after its request`);
+});
