@@ -3,7 +3,9 @@ import type { Runtime } from '../runtime';
 import { apiHandler } from './api-router';
 import { consoleHandler } from './console/console-handler';
 import type { AdminHooks } from './api-types';
-import { sendJson } from './http-io';
+import { GatehouseError } from '../errors';
+import { requestIdFrom } from '../http/request-id';
+import { sendError, sendJson } from './http-io';
 
 /**
  * The admin listener: `/healthz`, `/readyz` and `/metrics` (no token; the
@@ -14,6 +16,9 @@ export function adminHandler(runtime: Runtime, hooks: AdminHooks) {
   const api = apiHandler(runtime, hooks);
   const console = consoleHandler(runtime);
   return function onAdminRequest(req: IncomingMessage, res: ServerResponse): void {
+    // A drain waits for these too: a token created as SIGTERM arrives must not lose its only answer, the secret.
+    runtime.inflight++;
+    res.once('close', () => runtime.inflight--);
     const path = (req.url ?? '/').split('?', 1)[0];
     if (path.startsWith('/v1/')) return api(req, res, path);
     if (path === '/console' || path.startsWith('/console/')) return console(req, res);
@@ -32,6 +37,6 @@ export function adminHandler(runtime: Runtime, hooks: AdminHooks) {
       }, () => sendJson(res, 500, { error: 'internal', message: 'metrics unavailable' }));
       return;
     }
-    sendJson(res, 404, { error: 'not_found', message: 'no such endpoint' });
+    sendError(res, new GatehouseError('not_found', { message: `no such endpoint ${path}` }), requestIdFrom(req.headers['x-request-id']), runtime.challenges);
   };
 }
