@@ -127,6 +127,7 @@ export class Gateway {
     const stored = await runtime.store.listDeployments().catch(() => [...this.storedDeployments()]);
     runtime.apply(next, new RouteTable(next, stored, runtime.routes));
     this.limiter.setLimit(next.failedAuth.perMinute);
+    runtime.log.level = next.log.level;
     return next;
   }
 
