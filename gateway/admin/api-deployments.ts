@@ -2,7 +2,7 @@ import type { DeploymentSpec } from '../config/schema';
 import { GatehouseError } from '../errors';
 import type { Runtime } from '../runtime';
 import type { ApiReply, ApiRequest, ApiRoutes } from './api-types';
-import { deploymentFromBody, deploymentView, patchDeployment } from './deployment-service';
+import { deploymentFromBody, deploymentView, patchDeployment, refuseHostClash } from './deployment-service';
 
 function noSuchDeployment(name: string): GatehouseError {
   return new GatehouseError('not_found', { message: `no Deployment named "${name}"` });
@@ -15,8 +15,16 @@ function refuseConfigManaged(runtime: Runtime, name: string): void {
   }
 }
 
+function hostSuffix(runtime: Runtime): string {
+  return `.${runtime.config.organization}.${runtime.config.domain}`;
+}
+
 function view(runtime: Runtime, spec: DeploymentSpec, configManaged: boolean) {
-  return deploymentView(spec, configManaged, `.${runtime.config.organization}.${runtime.config.domain}`);
+  return deploymentView(spec, configManaged, hostSuffix(runtime));
+}
+
+function refuseTakenHosts(runtime: Runtime, spec: DeploymentSpec): void {
+  refuseHostClash(spec, hostSuffix(runtime), (host) => runtime.routes.lookup(host)?.name);
 }
 
 async function storedDeployment(runtime: Runtime, name: string): Promise<DeploymentSpec | undefined> {
@@ -39,6 +47,7 @@ async function put(req: ApiRequest): Promise<ApiReply> {
   const { runtime, params } = req;
   refuseConfigManaged(runtime, params.name);
   const spec = deploymentFromBody(params.name, await req.body());
+  refuseTakenHosts(runtime, spec);
   const outcome = await runtime.store.putDeployment(spec);
   await req.hooks.refreshDeployments();
   return { status: outcome === 'created' ? 201 : 200, body: { deployment: view(runtime, spec, false) } };
@@ -51,6 +60,7 @@ async function patch(req: ApiRequest): Promise<ApiReply> {
   const current = await storedDeployment(runtime, params.name);
   if (current === undefined) throw noSuchDeployment(params.name);
   const spec = patchDeployment(current, body);
+  refuseTakenHosts(runtime, spec);
   await runtime.store.putDeployment(spec);
   await req.hooks.refreshDeployments();
   return { status: 200, body: { deployment: view(runtime, spec, false) } };

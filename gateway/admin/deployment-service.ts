@@ -85,6 +85,36 @@ export function deploymentFromBody(name: string, value: unknown): DeploymentSpec
   }
 }
 
+/**
+ * Refuses a Deployment whose hosts another one already answers for: the route
+ * table gives a host to the Deployment that claims it first, so a second claim
+ * would leave it silently unreachable there. `ownerOf` names the Deployment a
+ * host routes to now.
+ */
+export function refuseHostClash(spec: DeploymentSpec, hostSuffix: string, ownerOf: (host: string) => string | undefined): void {
+  const check = (host: string, field: string, what: string): void => {
+    const owner = ownerOf(host);
+    if (owner !== undefined && owner !== spec.name) {
+      throw new GatehouseError('invalid_field', { message: `${field}: ${what} is already used by Deployment "${owner}"`, field });
+    }
+  };
+  check(spec.name + hostSuffix, 'name', `its default host "${spec.name + hostSuffix}"`);
+  spec.hosts.forEach((host, i) => check(host, `hosts[${i}]`, `host "${host}"`));
+}
+
+/** host -> the Deployment it routes to, claimed in order as the route table does. */
+export function hostOwners(specs: readonly DeploymentSpec[], hostSuffix: string): Map<string, string> {
+  const owners = new Map<string, string>();
+  const named = new Set<string>();
+  for (const spec of specs) {
+    // A stored Deployment shadowed by a config-managed one of the same name is not routed at all.
+    if (named.has(spec.name)) continue;
+    named.add(spec.name);
+    for (const host of [spec.name + hostSuffix, ...spec.hosts]) if (!owners.has(host)) owners.set(host, spec.name);
+  }
+  return owners;
+}
+
 /** A Deployment with the fields a PATCH body gives replaced, validated as a whole. */
 export function patchDeployment(current: DeploymentSpec, value: unknown): DeploymentSpec {
   return deploymentFromBody(current.name, { ...bodyOf(current), ...snakeCase(objectBody(value)) });

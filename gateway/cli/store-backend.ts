@@ -1,5 +1,5 @@
 import { userInfo } from 'node:os';
-import { deploymentFromBody, deploymentView, patchDeployment, type DeploymentJson } from '../admin/deployment-service';
+import { deploymentFromBody, deploymentView, hostOwners, patchDeployment, refuseHostClash, type DeploymentJson } from '../admin/deployment-service';
 import { createToken, tokenView } from '../auth/token-service';
 import { tokenHasher } from '../auth/token-hash';
 import { ConfigError } from '../config/env';
@@ -67,8 +67,14 @@ class StoreBackend implements Backend {
 
   async applyDeployment(name: string, fields: DeploymentFields): Promise<{ deployment: DeploymentJson; created: boolean }> {
     this.refuseConfigManaged(name);
-    const current = (await this.store.listDeployments()).find((d) => d.name === name);
-    const spec: DeploymentSpec = await refusing(async () => (current ? patchDeployment(current, fields) : deploymentFromBody(name, fields)));
+    const stored = await this.store.listDeployments();
+    const current = stored.find((d) => d.name === name);
+    const owners = hostOwners([...this.config.deployments, ...stored], this.hostSuffix);
+    const spec: DeploymentSpec = await refusing(async () => {
+      const next = current ? patchDeployment(current, fields) : deploymentFromBody(name, fields);
+      refuseHostClash(next, this.hostSuffix, (host) => owners.get(host));
+      return next;
+    });
     await this.store.putDeployment(spec);
     return { deployment: deploymentView(spec, false, this.hostSuffix), created: current === undefined };
   }

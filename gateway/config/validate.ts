@@ -103,6 +103,8 @@ export function validateConfig(raw: unknown, source: string, env: NodeJS.Process
   const organization = r.nonEmpty(top.organization, 'organization');
   if (!DEPLOYMENT_NAME.test(organization)) throw new ConfigError('organization', 'must be a DNS label');
   const domain = r.nonEmpty(top.domain, 'domain').toLowerCase();
+  // Every default host ends with it: a port or a trailing dot would make none of them match a request.
+  if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(domain)) throw new ConfigError('domain', `must be a DNS name like cloud-apps.example.com (got "${domain}")`);
 
   const listenersRaw = r.object(top.listeners ?? {}, 'listeners', ['external', 'internal', 'admin']);
   const listeners = {
@@ -148,6 +150,19 @@ export function validateConfig(raw: unknown, source: string, env: NodeJS.Process
     if (seen.has(d.name)) throw new ConfigError(join(join('deployments', i), 'name'), `duplicate Deployment name "${d.name}"`);
     seen.add(d.name);
   });
+  // The route table gives a host to the first Deployment that names it: a second claim would be silently unreachable.
+  const hostOwners = new Map<string, string>();
+  deployments.forEach((d, i) => {
+    const at = join('deployments', i);
+    const claim = (host: string, path: string, what: string): void => {
+      const owner = hostOwners.get(host);
+      if (owner !== undefined && owner !== d.name) throw new ConfigError(path, `${what} is already used by Deployment "${owner}"`);
+      hostOwners.set(host, d.name);
+    };
+    const defaultHost = `${d.name}.${organization}.${domain}`;
+    claim(defaultHost, join(at, 'name'), `its default host "${defaultHost}"`);
+    d.hosts.forEach((host, j) => claim(host, join(join(at, 'hosts'), j), `host "${host}"`));
+  });
 
   return deepFreeze({
     source: resolve(source), organization, domain, listeners, store, tokens: { pepper }, cache, timeouts,
@@ -179,6 +194,7 @@ function readStore(r: Reader, value: unknown): StoreConfig {
   const driver = r.oneOf(obj.driver ?? 'embedded', 'store.driver', ['embedded', 'redis'] as const);
   if (driver === 'embedded') {
     if (obj.url !== undefined) throw new ConfigError('store.url', 'applies only to driver: redis');
+    if (obj.prefix !== undefined) throw new ConfigError('store.prefix', 'applies only to driver: redis');
     return { driver, path: r.file(obj.path ?? 'data/gatehouse.db', 'store.path') };
   }
   if (obj.path !== undefined) throw new ConfigError('store.path', 'applies only to driver: embedded');
