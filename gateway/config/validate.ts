@@ -236,7 +236,9 @@ export function readDeployment(r: Reader, value: unknown, path: string): Deploym
   const hosts = r.list(obj.hosts ?? [], join(path, 'hosts')).map((h, i) => {
     const at = join(join(path, 'hosts'), i);
     const host = r.nonEmpty(h, at).toLowerCase();
-    if (!/^[a-z0-9*]([a-z0-9.-]*[a-z0-9])?$/.test(host)) throw new ConfigError(at, `must be a host name (got "${host}")`);
+    if (!/^(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(host)) {
+      throw new ConfigError(at, `must be a host name, or *. and a host name for any one label in front of it (got "${host}")`);
+    }
     return host;
   });
   const forwardAuthorization = obj.forwardAuthorization === undefined ? false : r.boolean(obj.forwardAuthorization, join(path, 'forwardAuthorization'));

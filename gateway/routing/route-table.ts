@@ -60,7 +60,11 @@ export class RouteTable {
     // The port is ignored, but `host:abc` is not a Host (RFC 9110 §7.2), so it names nothing.
     if (port !== '' && !PORT.test(port)) return undefined;
     if (host.endsWith('.')) host = host.slice(0, -1);
-    return this.byHost.get(host) ?? this.byHost.get(host.toLowerCase());
+    const exact = this.byHost.get(host) ?? this.byHost.get(host.toLowerCase());
+    if (exact !== undefined) return exact;
+    // `*.example.com` in hosts: stands for exactly one more label, as in a TLS certificate.
+    const dot = host.indexOf('.');
+    return dot > 0 ? this.byHost.get(`*${host.slice(dot).toLowerCase()}`) : undefined;
   }
 
   get(name: string): Route | undefined {

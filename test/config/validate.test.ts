@@ -59,6 +59,8 @@ t.test('every error names its key path', async (t) => {
     ['bad name', edit({ 'deployments[0].name': 'Not_A_Label' }), 'deployments[0].name: must be a DNS label'],
     ['duplicate name', edit({ 'deployments[2].name': 'a' }), 'deployments[2].name: duplicate Deployment name "a"'],
     ['bad host', edit({ 'deployments[0].hosts': ['ok.example.com', 'bad host'] }), 'deployments[0].hosts[1]: must be a host name'],
+    ['a bare wildcard', edit({ 'deployments[0].hosts': ['*'] }), 'deployments[0].hosts[0]: must be a host name, or *.'],
+    ['a wildcard inside a label', edit({ 'deployments[0].hosts': ['*api.example.com'] }), 'deployments[0].hosts[0]: must be a host name, or *.'],
     ['bad forwardAuthorization', edit({ 'deployments[0].forwardAuthorization': 'yes' }), 'deployments[0].forwardAuthorization: must be true or false'],
     ['bad Deployment timeout', edit({ 'deployments[1].timeouts': { response: '10 minutes' } }), 'deployments[1].timeouts.response: must be a duration'],
     ['bad listener address', edit({ 'listeners.internal[0].address': '127.0.0.1' }), 'listeners.internal[0].address: must be host:port'],

@@ -19,7 +19,7 @@ t.test('routing by Host and :authority', async (t) => {
   const gw = await startGateway(t, {
     deployments: [
       { name: 'alpha', access: 'public', upstreams: [a.url], hosts: ['api.example.com', 'Models.Example.ORG'] },
-      { name: 'beta', access: 'public', upstreams: [b.url] },
+      { name: 'beta', access: 'public', upstreams: [b.url], hosts: ['*.models.example.net', 'exact.models.example.org'] },
     ],
   });
   const cases: [string, string | number][] = [
@@ -37,6 +37,11 @@ t.test('routing by Host and :authority', async (t) => {
     ['alpha', 404],
     ['alpha.acme.gw.test.evil.example', 404],
     ['127.0.0.1', 404],
+    ['eu.models.example.net', 'b'],
+    ['EU.Models.Example.NET:443', 'b'],
+    ['models.example.net', 404],
+    ['a.eu.models.example.net', 404],
+    ['other.models.example.org', 404],
   ];
   for (const [host, expected] of cases) {
     const h1 = await get(gw.external + '/', { host });
