@@ -45,9 +45,12 @@ export function validateDescription(value: unknown): string {
   return value;
 }
 
+/** RFC 3339 date-time: the offset is required (without one, Date.parse would read the server's local time). */
+const RFC3339 = /^\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$/;
+
 export function validateExpiresAt(value: unknown, now = Date.now()): string | null {
   if (value === undefined || value === null) return null;
-  const ms = typeof value === 'string' && /^\d{4}-\d\d-\d\dT/.test(value) ? Date.parse(value) : NaN;
+  const ms = typeof value === 'string' && RFC3339.test(value) ? Date.parse(value) : NaN;
   if (Number.isNaN(ms)) throw invalid('expires_at', 'must be an RFC 3339 time, e.g. 2030-01-01T00:00:00Z');
   if (ms <= now) throw invalid('expires_at', 'must be in the future');
   return new Date(ms).toISOString();

@@ -138,6 +138,7 @@ t.test('every validation error is a 400 naming the field', async (t) => {
     { what: 'Deployment name not a string', body: { name: 'x', user: { deployments: [7] } }, field: 'user.deployments[0]' },
     { what: 'developer not a boolean', body: { name: 'x', developer: 'yes' }, field: 'developer' },
     { what: 'bad expires_at', body: { name: 'x', developer: true, expires_at: 'next week' }, field: 'expires_at' },
+    { what: 'expires_at without an offset (read as server-local time)', body: { name: 'x', developer: true, expires_at: '2099-01-01T00:00:00' }, field: 'expires_at' },
     { what: 'expires_at in the past', body: { name: 'x', developer: true, expires_at: '2001-01-01T00:00:00Z' }, field: 'expires_at' },
     { what: 'description not a string', body: { name: 'x', developer: true, description: 5 }, field: 'description' },
     { what: 'owner cannot be chosen', body: { name: 'x', developer: true, owner: 'mallory' }, field: 'owner' },
