@@ -184,8 +184,12 @@ export class Gateway {
   }
 }
 
+/**
+ * A ref'd wait: once the last request's socket closes it may be all that keeps the
+ * process alive, and the drain must still reach close() (last-use times are flushed there).
+ */
 function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Loads a config file and starts a gateway on it. */
