@@ -84,6 +84,8 @@ export const REFUSALS = {
   invalidToken: new GatehouseError('invalid_token'),
   insufficientScope: new GatehouseError('insufficient_scope'),
   wrongProtocol: new GatehouseError('wrong_protocol'),
+  /** `OPTIONS *` and other targets that are not a path: nothing an upstream could be sent. */
+  notAPath: new GatehouseError('bad_request', { message: 'the request target must be a path' }),
 } as const;
 
 export function isGatehouseError(err: unknown): err is GatehouseError {

@@ -64,6 +64,7 @@ function proceed(
   // The Deployment may have been deleted while the decision waited on the store.
   const route = runtime.routes.get(line.deployment as string);
   if (route === undefined) return proceed(runtime, stream, headers, sink, line, REFUSALS.notFound, startedAt, secure, authority);
+  if (line.path.charCodeAt(0) !== 0x2f /* / */) return proceed(runtime, stream, headers, sink, line, REFUSALS.notAPath, startedAt, secure, authority);
   line.reason = decision.reason;
   line.token_id = decision.token?.id;
   const forwardHeaders = upstreamHeaders(headers, undefined,

@@ -46,6 +46,8 @@ function proceed(runtime: Runtime, req: IncomingMessage, res: ServerResponse, si
   // The Deployment may have been deleted while the decision waited on the store.
   const route = runtime.routes.get(line.deployment as string);
   if (route === undefined) return proceed(runtime, req, res, sink, line, REFUSALS.notFound, startedAt);
+  const path = originForm(line.path);
+  if (path.charCodeAt(0) !== 0x2f /* / */) return proceed(runtime, req, res, sink, line, REFUSALS.notAPath, startedAt);
   line.reason = decision.reason;
   line.token_id = decision.token?.id;
   const secure = (req.socket as Partial<TLSSocket>).encrypted === true;
@@ -64,7 +66,7 @@ function proceed(runtime: Runtime, req: IncomingMessage, res: ServerResponse, si
     runtime.inflight++;
     forward({
       method: line.method,
-      path: originForm(line.path),
+      path,
       headers,
       body,
       upstreams: route.upstreams,

@@ -44,6 +44,25 @@ t.test('an absolute-form request target reaches the upstream in origin form', as
   }
 });
 
+t.test('a request target that is not a path (OPTIONS *) gets a 400, not a 502, and never reaches the upstream', async (t) => {
+  const up = await startUpstream(t);
+  const gw = await startGateway(t, {
+    deployments: [
+      { name: 'open', access: 'public', upstreams: [up.url] },
+      { name: 'guarded', access: 'protected', upstreams: [up.url] },
+    ],
+  });
+  const reply = await rawRequest(gw.externalPort, `OPTIONS * HTTP/1.1\r\nHost: ${hostOf('open')}\r\nConnection: close\r\n\r\n`);
+  t.equal(reply.status, 400, 'HTTP/1.1');
+  t.match(JSON.parse(rawBody(reply)), { error: 'bad_request', message: 'the request target must be a path' });
+  const h2 = await h2Request(gw.external, { ':authority': hostOf('open'), ':method': 'OPTIONS', ':path': '*' });
+  t.equal(h2.status, 400, 'HTTP/2');
+  const unauthenticated = await rawRequest(gw.externalPort, `OPTIONS * HTTP/1.1\r\nHost: ${hostOf('guarded')}\r\nConnection: close\r\n\r\n`);
+  t.equal(unauthenticated.status, 401, 'the decision still comes first');
+  t.equal(up.requests.length, 0, 'nothing reached the upstream');
+  t.match(gw.logs.find((l) => l.reason === 'bad_request'), { status: 400, deployment: 'open' });
+});
+
 t.test('behind a trusted proxy, failed attempts are counted per client, not per proxy', async (t) => {
   const up = await startUpstream(t);
   const gw = await startGateway(t, {
