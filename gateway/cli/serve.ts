@@ -19,6 +19,20 @@ export async function serve(argv: string[]): Promise<number> {
     return 0;
   }
   const file = values.config ?? 'config/gatehouse.yaml';
+  // Listening for SIGHUP from the start: its default action ends the process, and a reload sent while the
+  // gateway starts (a config manager reacting to its own edit) waits for the start instead.
+  let gateway: Gateway | undefined;
+  let reloadWanted = false;
+  const reload = (running: Gateway): void => {
+    running.reload().then(
+      (next) => log.info({ deployments: next.deployments.length }, 'config reloaded'),
+      (err: unknown) => log.error({ err: err instanceof ConfigError ? err.message : err }, 'config reload refused; keeping the running config'),
+    );
+  };
+  process.on('SIGHUP', () => {
+    if (gateway) reload(gateway);
+    else reloadWanted = true;
+  });
   let config;
   try {
     config = loadConfig(file);
@@ -30,21 +44,16 @@ export async function serve(argv: string[]): Promise<number> {
     throw err;
   }
   const log = createLogger(config.log.level);
-  const gateway = await Gateway.start(config, { logger: log });
-
-  process.on('SIGHUP', () => {
-    gateway.reload().then(
-      (next) => log.info({ deployments: next.deployments.length }, 'config reloaded'),
-      (err: unknown) => log.error({ err: err instanceof ConfigError ? err.message : err }, 'config reload refused; keeping the running config'),
-    );
-  });
+  const running = await Gateway.start(config, { logger: log });
+  gateway = running;
+  if (reloadWanted) reload(running);
   return new Promise((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
-      log.info({ signal, inflight: gateway.runtime.inflight }, 'draining');
-      gateway.stop().then((clean) => {
+      log.info({ signal, inflight: running.runtime.inflight }, 'draining');
+      running.stop().then((clean) => {
         log.info({ clean }, 'stopped');
         log.flush();
         resolve(0);

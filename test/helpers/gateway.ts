@@ -159,9 +159,12 @@ export interface GatewayProcess {
 
 /**
  * Runs `gatehouse serve --config FILE` in a separate OS process (with the
- * same TypeScript loader tap gives this one). Resolves once it listens.
+ * same TypeScript loader tap gives this one). Resolves once it listens;
+ * `whileStarting` sees every chunk of output before then.
  */
-export async function spawnGateway(t: Teardown, file: string, env: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
+export async function spawnGateway(
+  t: Teardown, file: string, env: NodeJS.ProcessEnv = {}, whileStarting?: (child: ChildProcess, output: string) => void,
+): Promise<GatewayProcess> {
   const entry = cliEntry('serve.ts');
   const child = fork(entry.modulePath, [...entry.prefixArgs, '--config', file], {
     execArgv: entry.execArgv,
@@ -169,8 +172,13 @@ export async function spawnGateway(t: Teardown, file: string, env: NodeJS.Proces
     env: { ...process.env, ...env },
   });
   let out = '';
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
+  let started = false;
+  const seen = (d: Buffer): void => {
+    out += d.toString();
+    if (!started) whileStarting?.(child, out);
+  };
+  child.stdout?.on('data', seen);
+  child.stderr?.on('data', seen);
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -187,6 +195,7 @@ export async function spawnGateway(t: Teardown, file: string, env: NodeJS.Proces
         const found = { external: 0, internal: 0, admin: 0 };
         for (const l of parsed.listeners) if (found[l.kind] === 0) found[l.kind] = Number(l.address.split(':').pop());
         clearTimeout(timer);
+        started = true;
         child.stdout?.off('data', check);
         return res(found);
       }
