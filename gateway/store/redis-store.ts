@@ -19,6 +19,13 @@ export interface RedisStoreOptions {
 
 /** Reconnect backoff: 50, 100, 200, ... ms, capped so a restarted Redis is used again within about a second. */
 export const MAX_RECONNECT_DELAY_MS = 1_000;
+/**
+ * How often the subscriber connection is PINGed. A subscriber only listens, so
+ * a connection dead without a FIN or RST (a partition, a dropped conntrack
+ * entry) would otherwise go unnoticed for many minutes of TCP keepalive, and
+ * every change meanwhile would be missed.
+ */
+export const SUBSCRIBER_PING_MS = 500;
 const CAS_ATTEMPTS = 5;
 const MGET_CHUNK = 500;
 
@@ -105,6 +112,8 @@ export class RedisStore implements Store {
   private handedOut = false;
   private readonly firstSubscription: Promise<void>;
   private markSubscribed: () => void = () => {};
+  private readonly heartbeat: NodeJS.Timeout;
+  private pinging = false;
 
   /**
    * Creates the store and waits up to `connectWaitMs` for Redis. Never
@@ -149,6 +158,8 @@ export class RedisStore implements Store {
       const event = parseEvent(message);
       if (event) this.emit(event);
     });
+    this.heartbeat = setInterval(() => void this.checkSubscriber(), SUBSCRIBER_PING_MS);
+    this.heartbeat.unref();
   }
 
   async findTokenByHash(hash: string): Promise<TokenRecord | null> {
@@ -239,6 +250,7 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     this.listeners.length = 0;
+    clearInterval(this.heartbeat);
     // disconnect, not quit: quit would be refused (offline queue off) while reconnecting, and reconnection would go on.
     this.redis.disconnect();
     this.sub.disconnect();
@@ -249,9 +261,15 @@ export class RedisStore implements Store {
   }
 
   private async call<T>(command: Promise<T>): Promise<T> {
+    const stream = this.redis.stream;
     try {
       return await command;
     } catch (err) {
+      // ioredis keeps a connection whose replies stopped (dead without a FIN or RST) until TCP
+      // keepalive gives up, minutes later: every call would time out meanwhile. Start a new one.
+      if (err instanceof Error && err.message === 'Command timed out' && this.redis.stream === stream && this.redis.status === 'ready') {
+        this.redis.disconnect(true);
+      }
       throw wrap(err);
     }
   }
@@ -285,6 +303,20 @@ export class RedisStore implements Store {
     if (this.subscribedOnce || this.handedOut) this.emit({ kind: 'reset' });
     this.subscribedOnce = true;
     this.markSubscribed();
+  }
+
+  /** A PING unanswered within the command timeout: reconnect, so the new subscription announces a reset. */
+  private async checkSubscriber(): Promise<void> {
+    if (this.pinging || this.sub.status !== 'ready') return;
+    this.pinging = true;
+    const stream = this.sub.stream;
+    try {
+      await this.sub.ping();
+    } catch {
+      if (this.sub.stream === stream && this.sub.status === 'ready') this.sub.disconnect(true);
+    } finally {
+      this.pinging = false;
+    }
   }
 
   /** Resolves when both connections are up (subscribed), or after `ms`, whichever is first. */
