@@ -72,7 +72,8 @@ export class TokenCache {
       return entry;
     } catch (err) {
       this.observer.storeError();
-      if (previous !== undefined && Date.now() - previous.fetchedAt < this.settings.staleIfError) {
+      // Not after an evict or clear: the entry is then known to be out of date (revoked, disabled, changed).
+      if (previous !== undefined && stillCurrent() && Date.now() - previous.fetchedAt < this.settings.staleIfError) {
         this.observer.stale();
         return previous;
       }

@@ -15,9 +15,12 @@ class CountingStore extends EmbeddedStore {
   reads = 0;
   /** When set, a read fetches its answer at once, then waits for this before returning it. */
   hold: Promise<void> | undefined;
+  /** When set, a read waits for this before it asks the store. */
+  holdBeforeRead: Promise<void> | undefined;
 
   override async findTokenByHash(hash: string): Promise<TokenRecord | null> {
     this.reads++;
+    if (this.holdBeforeRead) await this.holdBeforeRead;
     const record = await super.findTokenByHash(hash);
     if (this.hold) await this.hold;
     return record;
@@ -150,4 +153,23 @@ t.test('reconfigure applies new lifetimes', async (t) => {
   await sleep(100);
   t.ok(cache.lookup(record.hash) instanceof Promise, 'an entry fetched after reconfigure lives the new ttl');
   t.equal(store.reads, 3);
+});
+
+t.test('a revocation that arrives while a refresh is failing is not undone by the stale entry', async (t) => {
+  const store = newStore(t);
+  const record = tokenRecord();
+  await store.createToken(record);
+  const cache = new TokenCache(store, { ...SETTINGS, staleIfError: 60_000 });
+  await cache.lookup(record.hash);
+  await sleep(SETTINGS.ttl + 50);
+
+  let release = (): void => {};
+  store.holdBeforeRead = new Promise((resolve) => { release = resolve; });
+  const refresh = cache.lookup(record.hash); // past ttl: a store read, held before it reaches the store
+  cache.evict(record.hash); // the revocation event
+  await store.close(); // and then the store fails the read
+  release();
+  const outcome = await settle(refresh).then((entry) => entry.record, (err: unknown) => err);
+  t.ok(outcome instanceof GatehouseError, 'the entry known to be out of date is not served');
+  t.match(outcome, { code: 'store_unavailable' });
 });
