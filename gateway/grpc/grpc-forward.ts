@@ -1,11 +1,14 @@
 import { constants, type ClientHttp2Session, type ClientHttp2Stream, type Http2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { addAbortSignal } from 'node:stream';
 import { GatehouseError, GrpcStatus } from '../errors';
 import { isConnectFailure, upstreamError } from '../http/upstream-errors';
 import { grpcResponseHeaders, grpcStatusOf } from './grpc-headers';
 import { refuseCall } from './grpc-reply';
 import { CONNECT_TIMEOUT, type GrpcUpstreamSet } from './grpc-upstream-set';
 
-const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL } = constants;
+const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = constants;
+/** Destroying a stream with Node's own AbortError (what an aborted signal does) resets it with CANCEL. */
+const ABORTED = AbortSignal.abort();
 /**
  * How far a writer may run ahead of its peer before the reader is paused.
  * Node's 16 KiB stream default would pause and resume every few frames,
@@ -13,6 +16,13 @@ const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL } = constants;
  * window idle between bursts; this still bounds each call's buffering.
  */
 const RELAY_BUFFER = 256 * 1024;
+/**
+ * Request bytes kept until the upstream answers, so that a stream it refused
+ * unprocessed (REFUSED_STREAM, or past a GOAWAY's last stream: a graceful
+ * restart) can be sent again on a fresh session. Below RELAY_BUFFER, so the
+ * client is never paused on a refused stream while its bytes are kept.
+ */
+const REPLAY_LIMIT = 64 * 1024;
 
 export type GrpcOutcome = 'ok' | 'upstream_unavailable' | 'upstream_timeout' | 'upstream_aborted' | 'client_aborted';
 
@@ -64,8 +74,11 @@ class CallForwarding {
   private index = 0;
   private attempts = 0;
   private timer: NodeJS.Timeout | undefined;
-  /** The client's body is flowing upstream: another attempt is no longer possible. */
+  /** The client's body is flowing upstream: another attempt needs `sent`. */
   private bodyStarted = false;
+  /** The body so far, while it may still be replayed (see REPLAY_LIMIT); undefined once it may not. */
+  private sent: Buffer[] | undefined;
+  private sentBytes = 0;
   /** Response headers went to the client; the status comes in trailers. */
   private responding = false;
   /** The client was sent a final status (trailers, trailers-only or a refusal). */
@@ -121,15 +134,38 @@ class CallForwarding {
   private startBody(up: ClientHttp2Stream): void {
     const { client } = this.call;
     if (client.destroyed || up !== this.up) return;
+    if (this.bodyStarted) {
+      // A replay: what the refused stream carried, then the rest as it comes (the client was paused meanwhile).
+      for (const chunk of this.sent ?? []) up.write(chunk);
+      if (client.readableEnded) return void up.end();
+      relay(client, up, () => up.end(), setImmediate);
+      client.resume();
+      return;
+    }
     this.bodyStarted = true;
+    this.sent = [];
+    client.on('data', this.keep);
     // A request's end (emitted after this read's ticks and microtasks) comes
     // before the immediate, so it leaves with the last chunk: one DATA frame
     // with END_STREAM, as gRPC clients send a unary request, not two.
     relay(client, up, () => up.end(), setImmediate);
   }
 
+  private readonly keep = (chunk: Buffer): void => {
+    if (this.sent === undefined) return;
+    this.sentBytes += chunk.length;
+    if (this.sentBytes > REPLAY_LIMIT) this.forgetSent();
+    else this.sent.push(chunk);
+  };
+
+  private forgetSent(): void {
+    this.sent = undefined;
+    this.call.client.off('data', this.keep);
+  }
+
   private onResponse(up: ClientHttp2Stream, headers: IncomingHttpHeaders, flags: number): void {
     clearTimeout(this.timer);
+    if (this.sent !== undefined) this.forgetSent();
     this.call.upstreams.markUp(this.index);
     const { client } = this.call;
     if (client.destroyed || this.answered) return;
@@ -165,7 +201,7 @@ class CallForwarding {
     const { client } = this.call;
     if (client.destroyed) return;
     if (!this.responding) {
-      this.upstreamFailed(this.upError ?? new Error(`upstream closed the call (RST_STREAM ${up.rstCode})`));
+      this.upstreamFailed(this.upError ?? new Error(`upstream closed the call (RST_STREAM ${up.rstCode})`), up.rstCode === NGHTTP2_REFUSED_STREAM);
       return;
     }
     this.outcome = 'upstream_aborted';
@@ -177,16 +213,20 @@ class CallForwarding {
       client.end();
       return;
     }
-    // The upstream reset the call: reset the client's stream too (RST_STREAM, not a clean end).
-    client.destroy(new Error(`upstream reset the call (RST_STREAM ${up.rstCode})`));
+    // The upstream reset the call: reset the client's stream too (RST_STREAM, not a clean end),
+    // keeping CANCEL, which clients report as CANCELLED; any other code reads as INTERNAL anyway.
+    this.answered = true;
+    this.grpcStatus = up.rstCode === NGHTTP2_CANCEL ? GrpcStatus.CANCELLED : GrpcStatus.INTERNAL;
+    if (up.rstCode === NGHTTP2_CANCEL) cancel(client);
+    else client.destroy(new Error(`upstream reset the call (RST_STREAM ${up.rstCode})`));
   }
 
   /**
    * Before any response: retry a call that never reached its upstream (a
-   * refused connection elsewhere, a session out of stream ids on a fresh
-   * session), else answer 14 or 4.
+   * refused connection elsewhere, a session out of stream ids or a refused
+   * stream on a fresh session), else answer 14 or 4.
    */
-  private upstreamFailed(err: unknown): void {
+  private upstreamFailed(err: unknown, refused = false): void {
     const { upstreams, client } = this.call;
     const cause = rootCause(err);
     const code = codeOf(cause);
@@ -194,11 +234,13 @@ class CallForwarding {
     // Node leaves a session whose stream ids (about 2^30 calls) are used up open, refusing every new call.
     const exhausted = code === 'ERR_HTTP2_OUT_OF_STREAMS';
     if (exhausted && this.session !== undefined) upstreams.retire(this.index, this.session);
-    if (exhausted || timedOut || isConnectFailure(cause)) {
-      if (!exhausted) upstreams.markDown(this.index);
-      // One try per upstream, plus one on the fresh session replacing an exhausted one.
-      const budget = upstreams.size + (exhausted ? 1 : 0);
-      if (!this.bodyStarted && !client.destroyed && this.attempts < budget) {
+    if (refused || exhausted || timedOut || isConnectFailure(cause)) {
+      if (!exhausted && !refused) upstreams.markDown(this.index);
+      // One try per upstream, plus one on the fresh session replacing an exhausted or closing one.
+      const budget = upstreams.size + (exhausted || refused ? 1 : 0);
+      if ((!this.bodyStarted || this.sent !== undefined) && !client.destroyed && this.attempts < budget) {
+        // Until the next stream is ready, the body waits in the client's stream.
+        if (this.bodyStarted) client.pause();
         this.attempt();
         return;
       }
@@ -236,16 +278,13 @@ class CallForwarding {
 }
 
 /**
- * Resets an upstream call so its handler sees a cancellation. Node's
- * `close(code)` first ends a request body still open (END_STREAM, which
- * would read as a finished upload) and only then sends RST_STREAM; with the
- * body open, `destroy` resets at once, though with INTERNAL_ERROR. (An
- * AbortSignal per call would give CANCEL in both cases, but costs about a
- * tenth of the gateway's CPU per unary call.)
+ * Resets a stream with RST_STREAM(CANCEL), so its peer sees a cancellation.
+ * Not `close(NGHTTP2_CANCEL)`: with the writable side open it sends END_STREAM
+ * first (a finished upload, or an answer without a status); and a plain
+ * `destroy(err)` resets with INTERNAL_ERROR.
  */
-function cancel(up: ClientHttp2Stream): void {
-  if (up.writableEnded) up.close(NGHTTP2_CANCEL);
-  else up.destroy(new Error('call cancelled'));
+function cancel(stream: Http2Stream): void {
+  addAbortSignal(ABORTED, stream);
 }
 
 /**
@@ -274,6 +313,7 @@ function relay(from: Http2Stream, to: Http2Stream, onEnd: () => void, flushLater
     }
   });
   from.on('end', () => {
-    if (!from.aborted && !to.destroyed && !to.writableEnded) onEnd();
+    // A stream reset with CANCEL after its writable side ended is not `aborted`, yet Node ends it too.
+    if (!from.aborted && from.rstCode === NGHTTP2_NO_ERROR && !to.destroyed && !to.writableEnded) onEnd();
   });
 }
