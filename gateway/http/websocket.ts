@@ -19,21 +19,26 @@ import { upstreamError } from './upstream-errors';
  */
 export function upgradeHandler(runtime: Runtime, listener: 'external' | 'internal') {
   const proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, changeOrigin: true });
-  /** Handshake deadline per request: http-proxy has none of its own for ws. */
-  const deadlines = new WeakMap<IncomingMessage, number>();
+  /** Per request: its handshake deadline (http-proxy has none of its own for ws) and its log line. */
+  const handshakes = new WeakMap<IncomingMessage, { readonly ms: number; readonly line: RequestLogLine }>();
   proxy.on('proxyReqWs', (proxyReq, req) => {
-    const ms = deadlines.get(req);
-    if (ms !== undefined) proxyReq.setTimeout(ms, () => proxyReq.destroy(HANDSHAKE_TIMEOUT));
+    const handshake = handshakes.get(req);
+    if (handshake !== undefined) proxyReq.setTimeout(handshake.ms, () => proxyReq.destroy(HANDSHAKE_TIMEOUT));
     // The client gets the request id in the answer as for any request (SPEC §3); http-proxy writes
     // the upstream's headers as they are, from listeners added after this one.
     const requestId = req.headers['x-request-id'];
     const stamp = (res: IncomingMessage): void => {
       if (typeof requestId === 'string') res.headers['x-request-id'] = requestId;
     };
-    proxyReq.once('response', stamp);
+    // An upstream declining the upgrade has its answer relayed as it is: the log says which.
+    proxyReq.once('response', (res: IncomingMessage) => {
+      stamp(res);
+      if (handshake !== undefined) handshake.line.status = res.statusCode ?? 0;
+    });
     // Once upgraded, a WebSocket lives as long as its peers keep it.
     proxyReq.once('upgrade', (res: IncomingMessage) => {
       stamp(res);
+      if (handshake !== undefined) handshake.line.status = 101;
       proxyReq.setTimeout(0);
     });
   });
@@ -58,7 +63,10 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
         line.reason = d.code;
         return runtime.record(line, startedAt);
       }
-      if (socket.destroyed) return;
+      if (socket.destroyed) {
+        line.reason = 'client_aborted';
+        return runtime.record(line, startedAt);
+      }
       // The Deployment may have been deleted while the decision waited on the store.
       const current = line.deployment === undefined ? undefined : runtime.routes.get(line.deployment);
       if (current === undefined) return go(REFUSALS.notFound);
@@ -66,14 +74,15 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
       line.token_id = d.token?.id;
       rewriteHeaders(req, runtime, line, current.spec.forwardAuthorization);
       const index = current.upstreams.pick();
-      deadlines.set(req, current.timeouts.connect + current.timeouts.response);
+      handshakes.set(req, { ms: current.timeouts.connect + current.timeouts.response, line });
       // What the client was sent before the proxy began: more means the 101 went out.
       const sentBefore = (socket as Socket).bytesWritten ?? 0;
-      line.status = 101;
       // An open WebSocket is in flight: a drain waits for it (up to the grace period).
       runtime.inflight++;
       socket.once('close', () => {
         runtime.inflight--;
+        // Still no status: the client left before the upstream answered its handshake.
+        if (line.status === 0) line.reason = 'client_aborted';
         runtime.record(line, startedAt);
       });
       proxy.ws(req, socket as Socket, head, { target: current.upstreams.origins[index] }, (err) => {
