@@ -117,16 +117,25 @@ export function upstreamHeaders(
   return out;
 }
 
+/** True when a header object has any field (undici hands over `{}` for a message without trailers). */
+export function hasFields(headers: IncomingHttpHeaders | undefined): headers is IncomingHttpHeaders {
+  if (headers === undefined) return false;
+  for (const _ in headers) return true;
+  return false;
+}
+
 /**
- * Response headers from the upstream, minus hop-by-hop ones. Copies rather
- * than deleting from undici's object: a `delete` turns it into a slow
- * dictionary that every later read (Node's writeHead) pays for.
+ * Response headers (or trailers) from the upstream, minus hop-by-hop ones.
+ * `Trailer`, which announces trailers, is kept: the sink decides whether its
+ * client can be sent them. Copies rather than deleting from undici's object:
+ * a `delete` turns it into a slow dictionary that every later read (Node's
+ * writeHead) pays for.
  */
 export function downstreamHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const dropAlso = connectionTokens(headers.connection);
   const out: IncomingHttpHeaders = {};
   for (const name in headers) {
-    if ((HOP_BY_HOP.has(name) && name !== 'host') || dropAlso?.has(name)) continue;
+    if ((HOP_BY_HOP.has(name) && name !== 'host' && name !== 'trailer') || dropAlso?.has(name)) continue;
     out[name] = headers[name];
   }
   return out;

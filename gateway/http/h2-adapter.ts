@@ -6,7 +6,7 @@ import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
 import { clientAddress } from './client-address';
 import { forward, type ResponseSink } from './forward';
-import { forwardContext, upstreamHeaders } from './forward-headers';
+import { downstreamHeaders, forwardContext, upstreamHeaders } from './forward-headers';
 import { refusalResponse } from './refusal';
 import { neverIndexRequestId, requestIdFrom } from './request-id';
 
@@ -121,6 +121,7 @@ const OUT_HIGH_WATER = 256 * 1024;
 export class H2Sink implements ResponseSink {
   status = 0;
   private ended = false;
+  private trailersAnnounced = false;
   constructor(private readonly stream: ServerHttp2Stream, private readonly requestId: string, private readonly runtime: Runtime) {}
 
   get headersSent(): boolean {
@@ -138,7 +139,9 @@ export class H2Sink implements ResponseSink {
       // which turned a served response into a 502. Node's HTTP/1 parser keeps the first; so do we.
       out[name] = Array.isArray(value) && SINGLE_VALUE.has(name) ? value[0] : value;
     }
-    this.stream.respond(neverIndexRequestId(out));
+    // Trailers need the stream held open after the body; an upstream announces them with Trailer.
+    this.trailersAnnounced = out.trailer !== undefined;
+    this.stream.respond(neverIndexRequestId(out), { waitForTrailers: this.trailersAnnounced });
   }
 
   /**
@@ -156,9 +159,15 @@ export class H2Sink implements ResponseSink {
     this.stream.once('drain', resume);
   }
 
-  end(): void {
+  end(trailers: IncomingHttpHeaders): void {
     this.ended = true;
-    if (!this.stream.destroyed) this.stream.end();
+    if (this.stream.destroyed) return;
+    if (this.trailersAnnounced) {
+      // None sent after all: Node ends the stream with an empty DATA frame rather than an empty HEADERS.
+      const fields = downstreamHeaders(trailers);
+      this.stream.once('wantTrailers', () => this.stream.sendTrailers(fields));
+    }
+    this.stream.end();
   }
 
   refuse(err: GatehouseError): void {

@@ -7,7 +7,7 @@ import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
 import { clientAddress } from './client-address';
 import { forward, type ResponseSink } from './forward';
-import { forwardContext, upstreamHeaders } from './forward-headers';
+import { downstreamHeaders, forwardContext, hasFields, upstreamHeaders } from './forward-headers';
 import { refusalResponse } from './refusal';
 import { requestIdFrom } from './request-id';
 
@@ -127,6 +127,9 @@ class Http1Sink implements ResponseSink {
   head(status: number, headers: IncomingHttpHeaders): void {
     this.status = status;
     headers['x-request-id'] = this.requestId;
+    // Node throws on a Trailer header in a response it will not send chunked (HEAD, 204, HTTP/1.0,
+    // a Content-Length): the trailers themselves go out whenever the framing allows (see end).
+    if (headers.trailer !== undefined) delete headers.trailer;
     this.res.writeHead(status, headers);
   }
 
@@ -138,7 +141,9 @@ class Http1Sink implements ResponseSink {
     this.res.once('drain', resume);
   }
 
-  end(): void {
+  end(trailers: IncomingHttpHeaders): void {
+    // Node sends them after the last chunk, and silently drops them when the response is not chunked.
+    if (hasFields(trailers)) this.res.addTrailers(trailersOf(trailers));
     this.res.end();
   }
 
@@ -159,4 +164,14 @@ class Http1Sink implements ResponseSink {
       if (!this.res.writableFinished) callback();
     });
   }
+}
+
+/** An upstream's trailers as Node's addTrailers takes them: hop-by-hop fields dropped, lists kept. */
+function trailersOf(trailers: IncomingHttpHeaders): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [name, value] of Object.entries(downstreamHeaders(trailers))) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) out.push([name, v]);
+  }
+  return out;
 }

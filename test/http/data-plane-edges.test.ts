@@ -1,4 +1,5 @@
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -42,6 +43,48 @@ t.test('an absolute-form request target reaches the upstream in origin form', as
     t.equal(seen.url, expected, `${target} → ${expected}`);
     t.notMatch(JSON.stringify(seen), /elsewhere/, 'the unchecked authority never reaches the upstream');
   }
+});
+
+t.test('response trailers reach HTTP/1.1 and HTTP/2 clients; framings without room for them still work', async (t) => {
+  const up = await startUpstream(t, (req, res) => {
+    req.resume();
+    // Node itself refuses a Trailer header on a response without a body.
+    if (req.method === 'HEAD') return void res.writeHead(200, { 'content-type': 'text/plain' }).end();
+    res.writeHead(200, { 'content-type': 'text/plain', trailer: 'x-checksum' });
+    res.write('part one, ');
+    res.addTrailers({ 'x-checksum': 'abc123' });
+    res.end('part two');
+  });
+  const gw = await startGateway(t, { deployments: [{ name: 'open', access: 'public', upstreams: [up.url] }] });
+
+  const h1 = await rawRequest(gw.externalPort, `GET / HTTP/1.1\r\nHost: ${hostOf('open')}\r\nTE: trailers\r\nConnection: close\r\n\r\n`);
+  t.equal(h1.status, 200);
+  t.equal(rawBody(h1), 'part one, part two');
+  t.match(h1.text, /\r\n0\r\nx-checksum: abc123\r\n\r\n$/, 'HTTP/1.1: the trailer follows the last chunk');
+
+  const h10 = await rawRequest(gw.externalPort, `GET / HTTP/1.0\r\nHost: ${hostOf('open')}\r\n\r\n`);
+  t.match(h10.text, /^HTTP\/1\.1 200 /, 'HTTP/1.0 (no chunks, so no trailers): still a 200');
+  t.match(h10.text, /part one, part two$/);
+  const head = await rawRequest(gw.externalPort, `HEAD / HTTP/1.1\r\nHost: ${hostOf('open')}\r\nConnection: close\r\n\r\n`);
+  t.equal(head.status, 200, 'HEAD: still a 200');
+
+  const h2 = await new Promise<{ body: string; trailers: http2.IncomingHttpHeaders | undefined; announced: unknown }>((resolve, reject) => {
+    const session = http2.connect(gw.external);
+    session.on('error', reject);
+    const stream = session.request({ ':path': '/', ':authority': hostOf('open') });
+    let body = '';
+    let trailers: http2.IncomingHttpHeaders | undefined;
+    let announced: unknown;
+    stream.setEncoding('utf8');
+    stream.on('response', (h) => { announced = h.trailer; });
+    stream.on('data', (d: string) => { body += d; });
+    stream.on('trailers', (h) => { trailers = h; });
+    stream.on('end', () => { session.close(); resolve({ body, trailers, announced }); });
+    stream.on('error', reject);
+  });
+  t.equal(h2.body, 'part one, part two');
+  t.equal(h2.announced, 'x-checksum', 'HTTP/2: the announcement is relayed');
+  t.equal(h2.trailers?.['x-checksum'], 'abc123', 'and so is the trailer');
 });
 
 t.test('a request target that is not a path (OPTIONS *) gets a 400, not a 502, and never reaches the upstream', async (t) => {
