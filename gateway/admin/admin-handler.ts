@@ -5,7 +5,7 @@ import { consoleHandler } from './console/console-handler';
 import type { AdminHooks } from './api-types';
 import { GatehouseError } from '../errors';
 import { requestIdFrom } from '../http/request-id';
-import { sendError, sendJson } from './http-io';
+import { NO_SNIFF_NO_FRAMING, sendError, sendJson } from './http-io';
 
 /**
  * The admin listener: `/healthz`, `/readyz` and `/metrics` (no token; the
@@ -32,7 +32,7 @@ export function adminHandler(runtime: Runtime, hooks: AdminHooks) {
     }
     if (path === '/metrics') {
       runtime.metrics.registry.metrics().then((text) => {
-        res.writeHead(200, { 'content-type': runtime.metrics.registry.contentType });
+        res.writeHead(200, { ...NO_SNIFF_NO_FRAMING, 'content-type': runtime.metrics.registry.contentType });
         res.end(text);
       }, () => sendJson(res, 500, { error: 'internal', message: 'metrics unavailable' }));
       return;

@@ -7,7 +7,7 @@ import { authenticate } from './api-auth';
 import { deploymentRoutes } from './api-deployments';
 import { tokenRoutes } from './api-tokens';
 import type { AdminHooks, ApiHandler, ApiRoutes } from './api-types';
-import { readJson, sendError, sendJson } from './http-io';
+import { NO_SNIFF_NO_FRAMING, readJson, sendError, sendJson } from './http-io';
 
 interface CompiledRoute {
   readonly pattern: string;
@@ -20,9 +20,11 @@ interface CompiledRoute {
 const ROUTES: readonly ApiRoutes[] = [tokenRoutes, deploymentRoutes];
 
 function compile(tables: readonly ApiRoutes[]): CompiledRoute[] {
-  return tables.flatMap((table) => Object.entries(table).map(([pattern, methods]) => ({
-    pattern, segments: pattern.split('/'), methods, allow: Object.keys(methods).join(', '),
-  })));
+  return tables.flatMap((table) => Object.entries(table).map(([pattern, methods]) => {
+    // HTTP requires HEAD wherever GET is: the same answer without its body (Node drops the body of a HEAD reply).
+    const withHead: Partial<Record<string, ApiHandler>> = methods.GET ? { GET: methods.GET, HEAD: methods.GET, ...methods } : methods;
+    return { pattern, segments: pattern.split('/'), methods: withHead, allow: Object.keys(withHead).join(', ') };
+  }));
 }
 
 function match(routes: readonly CompiledRoute[], path: string): { route: CompiledRoute; params: Record<string, string> } | undefined {
@@ -98,7 +100,7 @@ export function apiHandler(runtime: Runtime, hooks: AdminHooks) {
       });
     }).then((reply) => {
       if (reply.status === 204) {
-        res.writeHead(204, { 'x-request-id': requestId, 'cache-control': 'no-store' });
+        res.writeHead(204, { ...NO_SNIFF_NO_FRAMING, 'x-request-id': requestId, 'cache-control': 'no-store' });
         res.end();
       } else {
         sendJson(res, reply.status, reply.body, { 'x-request-id': requestId });

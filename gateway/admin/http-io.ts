@@ -5,10 +5,20 @@ import type { Challenges } from '../http/refusal';
 /** The largest admin API request body accepted; a Deployment or token is a few hundred bytes. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/**
+ * On every admin listener answer: an error body echoes the request path, so
+ * no browser may sniff one as a page, and no other site may frame any of them.
+ */
+export const NO_SNIFF_NO_FRAMING: Readonly<Record<string, string>> = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+};
+
 /** Writes a JSON answer that no cache may keep (it may describe tokens). */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: OutgoingHttpHeaders = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
+  res.writeHead(status, { ...NO_SNIFF_NO_FRAMING, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
   res.end(text);
 }
 

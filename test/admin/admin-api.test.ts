@@ -188,7 +188,7 @@ t.test('unknown endpoints and methods', async (t) => {
   t.equal(missing.json().error, 'not_found');
   const method = await api(gw, dev, 'DELETE', '/v1/tokens');
   t.equal(method.status, 405);
-  t.equal(method.headers.allow, 'GET, POST');
+  t.equal(method.headers.allow, 'GET, HEAD, POST');
   t.equal((await get(gw.admin + '/healthz')).status, 200);
   t.equal((await get(gw.admin + '/readyz')).status, 200);
   t.equal((await get(gw.external + '/v1/tokens', { host: 'localhost', authorization: `Bearer ${dev}` })).status, 404, 'the API is not on the external listener');

@@ -289,3 +289,67 @@ t.test('the web console, end to end in Chromium', async (t) => {
   const elsewhere = requests.filter((url) => new URL(url).hostname !== '127.0.0.1');
   t.same(elsewhere, [], `no request left 127.0.0.1 (${requests.length} requests)`);
 });
+
+t.test('markup in token names, descriptions and owners shows as text; a new secret is written nowhere but its dialog; a token disabled mid-session signs out', async (t) => {
+  const gw = await startGateway(t, { deployments: [{ name: 'summarizer', access: 'protected', upstreams: ['http://127.0.0.1:1'] }] });
+  const owner = '<img src=x onerror="window.__xss=1">mallory';
+  const { secret: dev } = await gw.mint({ name: 'dev', developer: true, owner });
+  const name = '<img src=x onerror=window.__xss=2>';
+  const description = '<script>window.__xss=3</script><b>bold</b>';
+  t.equal((await api(gw, dev, 'POST', '/v1/tokens', { name, description, user: { deployments: ['summarizer'] } })).status, 201);
+
+  const { page, context, requests, errors } = await launchBrowser(t);
+  const messages: string[] = [];
+  page.on('console', (message) => messages.push(message.text()));
+  await page.goto(`${gw.admin}/console`);
+  await page.getByLabel('Developer token').fill(dev);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const row = tokenRow(page, escapeRegExp(name));
+  await row.waitFor();
+  t.equal(await row.locator('th .name').textContent(), name, 'the name shows literally');
+  t.equal(await row.locator('td[data-label="Description"]').textContent(), description, 'so does the description');
+  t.match(await page.locator('#who').textContent(), owner, 'and the owner');
+  t.equal(await page.locator('#tokens-table tbody img, #tokens-table tbody script, #tokens-table tbody b, #who img').count(), 0, 'no element was made from them');
+
+  await row.getByRole('button', { name: /^Delete/ }).click();
+  t.equal(await shown(page.locator('#confirm-title')), `Delete token "${name}"?`, 'the confirmation names it literally');
+  await page.getByRole('button', { name: 'Cancel' }).click();
+
+  await page.getByRole('button', { name: 'Create', exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: 'Create API token' });
+  const created = '<svg onload=window.__xss=4>';
+  await dialog.getByLabel('Name').fill(created);
+  await dialog.getByLabel('Developer (API access)').check();
+  await dialog.getByRole('button', { name: 'Create token' }).click();
+  t.equal(await shown(dialog.locator('#secret-label')), `Secret of "${created}"`);
+  const secret = await dialog.locator('#secret-value').inputValue();
+  t.match(secret, /^gth_[0-9A-Za-z]{36}$/);
+  const kept = await evaluate<string>(page,
+    'JSON.stringify([location.href, document.cookie, Object.entries(localStorage), Object.entries(sessionStorage)])');
+  t.notOk(kept.includes(secret), 'not in the URL, a cookie, localStorage or sessionStorage');
+  t.same(await context.cookies(), []);
+  await dialog.getByRole('button', { name: 'Done' }).click();
+  await tokenRow(page, escapeRegExp(created)).waitFor();
+  t.notOk((await evaluate<string>(page, 'document.documentElement.outerHTML + [...document.querySelectorAll("input, textarea")].map((i) => i.value).join()')).includes(secret),
+    'gone from the page once the dialog closes');
+  t.notOk(messages.some((m) => m.includes(secret)), 'never in the browser console');
+  t.notOk(requests.some((url) => url.includes(secret)), 'never in a request URL');
+  t.notOk(gw.rawLog().includes(secret), 'never in the gateway log');
+
+  // Another developer disables the session's token: the next call signs the console out and drops what it showed.
+  const { secret: admin } = await gw.mint({ name: 'admin', developer: true });
+  const mine = (await api(gw, dev, 'GET', '/v1/whoami')).json<{ token: { id: string } }>().token.id;
+  t.equal((await api(gw, admin, 'PATCH', `/v1/tokens/${mine}`, { disabled: true })).status, 200);
+  await page.getByRole('link', { name: 'Deployments' }).click();
+  t.match(await shown(page.locator('#sign-in-error')), /no longer valid/);
+  t.equal(await evaluate(page, 'sessionStorage.length'), 0, 'the disabled token is forgotten');
+  t.equal(await page.locator('#tokens-table tbody tr, #deployments-table tbody tr').count(), 0, 'nothing of the session is left');
+  t.ok(await page.locator('#nav').isHidden());
+
+  t.equal(await evaluate(page, 'window.__xss ?? null'), null, 'nothing ran');
+  t.same(errors, [], 'no page errors, no Content-Security-Policy refusals (an inline handler would be one)');
+});
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
