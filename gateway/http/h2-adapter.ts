@@ -69,6 +69,11 @@ function proceed(
   line.token_id = decision.token?.id;
   const forwardHeaders = upstreamHeaders(headers, undefined,
     forwardContext(line, runtime.isTrustedProxy(line.client), secure, authority, route.spec.forwardAuthorization));
+  // Node's HTTP/1.1 server answers it; on an HTTP/2 stream nothing does, and a client waiting for it stalls.
+  // Only now, once allowed: a refused client need not send its body.
+  if (headers.expect !== undefined && !stream.endAfterHeaders && headers.expect.toLowerCase() === '100-continue') {
+    stream.additionalHeaders({ ':status': 100 });
+  }
   runtime.inflight++;
   forward({
     method: line.method,

@@ -25,6 +25,9 @@ export interface ListenerOptions {
 /** As long as the keep-alive timeouts of common load balancers (60 s), plus a margin, so they close first. */
 const IDLE_TIMEOUT = 65_000;
 
+/** Streams one HTTP/2 connection may have open: RFC 9113 §6.5.2 advises no fewer than 100. */
+const MAX_STREAMS = 128;
+
 /** HTTP/2 connection preface: a cleartext connection starting with it is h2c prior knowledge. */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
 
@@ -67,10 +70,15 @@ export class Listener {
     });
 
     if (options.http2 && handlers.stream) {
-      const h2 = http2.createServer({ maxSendHeaderBlockLength: options.maxHeaderSize, settings: { enableConnectProtocol: false, maxHeaderListSize: options.maxHeaderSize ?? 16 * 1024 } });
+      const h2 = http2.createServer({
+        maxSendHeaderBlockLength: options.maxHeaderSize,
+        // Node's default is 2^32-1: one connection could hold thousands of upstream requests open at once.
+        settings: { enableConnectProtocol: false, maxHeaderListSize: options.maxHeaderSize ?? 16 * 1024, maxConcurrentStreams: MAX_STREAMS },
+      });
       const onStream = handlers.stream;
-      h2.on('stream', (stream, headers) => {
+      h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, raw: string[]) => {
         trackStream(stream, this.idleTimeout);
+        if (headers.authorization !== undefined) joinRepeated(headers, raw, 'authorization');
         onStream(stream, headers);
       });
       h2.on('session', (session) => {
@@ -87,9 +95,12 @@ export class Listener {
         cert: readFileSync(config.tls.certFile),
         key: readFileSync(config.tls.keyFile),
         ALPNProtocols: this.h2 ? ['h2', 'http/1.1'] : ['http/1.1'],
+        // Node's default is 120 s: a silent new connection waits no longer here than it would in cleartext.
+        handshakeTimeout: this.idleTimeout,
       });
       this.front.on('secureConnection', dispatch);
-      this.front.on('tlsClientError', () => undefined);
+      // Node leaves a socket whose handshake timed out open: the listener must end it.
+      this.front.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
     } else {
       this.front = net.createServer(dispatch);
     }
@@ -194,4 +205,21 @@ function trackStream(stream: ServerHttp2Stream, ms: number): void {
     // The session's timer fired (and did nothing) while this stream was open, and no traffic will re-arm it.
     if (left === 0 && !session.closed && !session.destroyed) session.setTimeout(ms);
   });
+}
+
+/**
+ * node:http2 keeps the first of a repeated single-value field and drops the rest; the HTTP/1.1
+ * server joins them (joinDuplicateHeaders), which makes two Authorization fields malformed.
+ * Joined here too, so both protocols decide alike. `raw` names are lowercase (HTTP/2 requires it).
+ */
+function joinRepeated(headers: IncomingHttpHeaders, raw: readonly string[], name: string): void {
+  let first = -1;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i] !== name) continue;
+    if (first === -1) { first = i; continue; }
+    let joined = raw[first + 1];
+    for (let j = first + 2; j < raw.length; j += 2) if (raw[j] === name) joined += `, ${raw[j + 1]}`;
+    headers[name] = joined;
+    return;
+  }
 }

@@ -40,6 +40,18 @@ t.test('TLS listener: ALPN h2 and http/1.1 on one port', async (t) => {
     }
   });
 
+  t.test('a TLS client offering no ALPN, or only http/1.1, is served HTTP/1.1', async (t) => {
+    for (const offer of [undefined, ['http/1.1']]) {
+      const socket = tls.connect({ port: gw.externalPort, host: '127.0.0.1', servername: 'localhost', ca: CA, ALPNProtocols: offer });
+      await new Promise<void>((resolve, reject) => { socket.once('secureConnect', resolve); socket.once('error', reject); });
+      let text = '';
+      socket.on('data', (d: Buffer) => { text += d.toString(); });
+      socket.write(`GET /no-alpn HTTP/1.1\r\nHost: ${hostOf('open')}\r\nConnection: close\r\n\r\n`);
+      await new Promise((resolve) => socket.once('close', resolve));
+      t.match(text, /^HTTP\/1\.1 200 /, `offer ${JSON.stringify(offer)}: HTTP/1.1 200`);
+    }
+  });
+
   t.test('node:http2 client over TLS', async (t) => {
     const r = await h2Request(gw.external, { ':authority': hostOf('open'), ':path': '/h2' });
     t.equal(r.status, 200);

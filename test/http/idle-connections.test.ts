@@ -1,8 +1,9 @@
 import http2 from 'node:http2';
 import net from 'node:net';
+import { join } from 'node:path';
 import t from 'tap';
 import { Listener } from '../../gateway/http/listener';
-import type { Teardown } from '../helpers/gateway';
+import { FIXTURES, type Teardown } from '../helpers/gateway';
 
 const IDLE = 300;
 
@@ -88,4 +89,21 @@ t.test('an HTTP/1.1 keep-alive connection uses the same idle timeout', async (t)
   const closed = await closedAfter(listener.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
   // Node's keep-alive close comes up to a second after keepAliveTimeout.
   t.ok(closed >= IDLE - 50 && closed < IDLE + 2_000, `closed ${closed} ms after its request`);
+});
+
+t.test('a TLS connection whose handshake never completes is closed once idle', async (t) => {
+  const tlsFiles = { certFile: join(FIXTURES, 'tls', 'server.crt'), keyFile: join(FIXTURES, 'tls', 'server.key') };
+  const listener = new Listener({ address: '127.0.0.1:0', host: '127.0.0.1', port: 0, tls: tlsFiles }, {
+    request: (_req, res) => res.end('h1'),
+  }, { http2: false, idleTimeout: IDLE });
+  await listener.listen();
+  t.teardown(() => {
+    listener.destroyAll();
+    return listener.stopAccepting();
+  });
+  const silent = await closedAfter(listener.port, '');
+  t.ok(silent >= IDLE - 50 && silent < IDLE + 1_000, `silent connection closed after ${silent} ms`);
+  // The first bytes of a ClientHello, and nothing more.
+  const partial = await closedAfter(listener.port, '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03');
+  t.ok(partial >= IDLE - 50 && partial < IDLE + 1_000, `half a ClientHello: closed after ${partial} ms`);
 });
