@@ -54,6 +54,12 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
       deployment: route?.name, reason: 'pending', status: 0, duration_ms: 0, token_id: undefined, client: req.socket.remoteAddress ?? '',
     };
     socket.on('error', () => socket.destroy());
+    // A WebSocket opened now would hold the drain until the grace period ends.
+    if (runtime.draining) {
+      line.status = writeRefusal(socket, new GatehouseError('shutting_down', { retryAfter: 1 }), requestId, runtime);
+      line.reason = 'shutting_down';
+      return runtime.record(line, startedAt);
+    }
     // The listener hands over WebSocket handshakes only; other upgrade offers are served as plain requests.
     const decision = runtime.decider.decide({ listener, route, protocol: 'http', authorization: req.headers.authorization,
       clientAddress: clientAddress(line.client, req.headers['x-forwarded-for'], runtime.isTrustedProxy) });
