@@ -47,9 +47,21 @@ function censorPath(value: LogObject, path: readonly string[], at: number, censo
   return replaced === inner ? value : { ...value, [key]: replaced };
 }
 
-/** A pino `formatters.log` hook censoring the given paths. */
-export function secretRedactor(paths: readonly string[], censor: string): (obj: LogObject) => LogObject {
+/** Censors every secret-shaped run (`prefix` and the token-alphabet characters after it) in a text. */
+export function secretCensor(prefix: string, censor: string): (text: string) => string {
+  const run = new RegExp(`${prefix}[0-9A-Za-z]*`, 'g');
+  const censored = `${prefix}${censor}`;
+  return (text) => (text.includes(prefix) ? text.replace(run, censored) : text);
+}
+
+/**
+ * A pino `formatters.log` hook censoring the given paths and, with
+ * `secretPrefix`, any secret-shaped run in a top-level string: a client may
+ * put a secret where no path names it (`/ws?access_token=gth_…` in `path`).
+ */
+export function secretRedactor(paths: readonly string[], censor: string, secretPrefix?: string): (obj: LogObject) => LogObject {
   const { top, under, anywhere } = compile(paths);
+  const scrub = secretPrefix === undefined ? undefined : secretCensor(secretPrefix, censor);
   return (obj) => {
     let out: LogObject | undefined;
     for (const key in obj) {
@@ -59,6 +71,11 @@ export function secretRedactor(paths: readonly string[], censor: string): (obj: 
         continue;
       }
       const value = obj[key];
+      if (typeof value === 'string') {
+        const clean = scrub === undefined ? value : scrub(value);
+        if (clean !== value) (out ??= { ...obj })[key] = clean;
+        continue;
+      }
       if (!isObject(value)) continue;
       let redacted = value;
       for (const path of under.get(key) ?? []) redacted = censorPath(redacted, path, 0, censor);

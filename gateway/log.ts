@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { secretRedactor } from './log-redaction';
+import { secretCensor, secretRedactor } from './log-redaction';
 
 /**
  * Where a credential can sit in a logged object: headers as Node gives them
@@ -11,6 +11,26 @@ const REDACTED_PATHS = [
   '*.headers.authorization', '*.headers.Authorization',
   'secret', '*.secret', 'api_token', '*.api_token', 'hash', 'token.hash',
 ];
+
+/** Token secrets start with it (SPEC §1). */
+const SECRET_PREFIX = 'gth_';
+
+const censorSecrets = secretCensor(SECRET_PREFIX, '[redacted]');
+
+/**
+ * pino's `err` serializer, run after the redaction hook: its message and stack
+ * join those of every `cause`, and a foreign error may quote what it was given.
+ */
+function errSerializer(err: Error): pino.SerializedError {
+  const out = pino.stdSerializers.err(err);
+  // Not error-like: handed back as it is, and not ours to change.
+  if ((out as unknown) === err) return out;
+  for (const key of Object.keys(out)) {
+    const value: unknown = out[key];
+    if (typeof value === 'string') out[key] = censorSecrets(value);
+  }
+  return out;
+}
 
 let stampedAt = -1;
 let stamp = '';
@@ -59,7 +79,8 @@ export function createLogger(level: string, destination: pino.DestinationStream 
       level,
       base: { service: 'gatehouse' },
       timestamp: isoTimeCached,
-      formatters: { log: secretRedactor(REDACTED_PATHS, '[redacted]') },
+      formatters: { log: secretRedactor(REDACTED_PATHS, '[redacted]', SECRET_PREFIX) },
+      serializers: { err: errSerializer },
     },
     destination,
   );

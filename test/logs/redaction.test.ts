@@ -47,3 +47,18 @@ t.test('redaction does not change the caller\'s object', async (t) => {
   log.info({ headers }, 'request');
   t.same(headers, { authorization: 'Bearer x', host: 'a.example' });
 });
+
+t.test('an error quoting a secret, itself or in its causes, is logged without it', async (t) => {
+  const secret = generateSecret();
+  const { log, text } = capture();
+  const quoting = Object.assign(new Error(`Invalid value "Bearer ${secret}" for header "authorization"`), { code: 'ERR_X', input: secret });
+  const err = new Error('upstream call failed', { cause: new Error('wrapped', { cause: quoting }) });
+  log.error({ request_id: 'r1', err }, 'refused: %s', 'upstream_unavailable');
+  log.warn({ err: `plain text ${secret}` }, 'as a string');
+  const lines = text().trim().split('\n').map((l) => JSON.parse(l) as { err: { message: string; code?: string; type?: string } | string });
+  t.notOk(text().includes(secret.slice(4)), `no secret: ${text()}`);
+  const logged = lines[0].err as { message: string; type: string };
+  t.match(logged, { type: 'Error', message: /^upstream call failed: wrapped: Invalid value "Bearer gth_\[redacted\]"/ }, 'the message chain is kept');
+  t.equal(lines[1].err, 'plain text gth_[redacted]');
+  t.ok(err.cause instanceof Error && (err.cause.cause as Error).message.includes(secret), 'the error itself is untouched');
+});

@@ -25,3 +25,13 @@ t.test('refuses path shapes it cannot honour', async (t) => {
   t.throws(() => secretRedactor(['a.*.b'], '[x]'), /unsupported redaction path/);
   t.throws(() => secretRedactor(['a..b'], '[x]'), /unsupported redaction path/);
 });
+
+t.test('with a secret prefix, censors secret-shaped runs in top-level strings only', async (t) => {
+  const scrub = secretRedactor(['authorization'], '[x]', 'gth_');
+  const line = { path: '/ws?access_token=gth_abc123&b=gth_Z', method: 'GET', status: 200, nested: { path: '/gth_abc' } };
+  const out = scrub(line);
+  t.same(out, { path: '/ws?access_token=gth_[x]&b=gth_[x]', method: 'GET', status: 200, nested: { path: '/gth_abc' } });
+  t.equal(line.path, '/ws?access_token=gth_abc123&b=gth_Z', 'input untouched');
+  const clean = { path: '/x?q=gth', status: 200 };
+  t.equal(scrub(clean), clean, 'a line without one passes without a copy');
+});
