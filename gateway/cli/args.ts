@@ -18,15 +18,25 @@ export class CommandError extends Error {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** Parses flags strictly; an unknown flag or a missing value is a UsageError. */
+/**
+ * Parses flags strictly; an unknown flag, a missing value or a second
+ * value for a flag that takes one is a UsageError (a repeated switch is harmless).
+ */
 export function parse<T extends Options>(argv: string[], options: T, positionals = 0) {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: positionals > 0, strict: true });
+    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: positionals > 0, strict: true, tokens: true });
   } catch (err) {
     throw new UsageError((err as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
   }
   if (parsed.positionals.length > positionals) throw new UsageError(`unexpected argument "${parsed.positionals[positionals]}"`);
+  // parseArgs keeps the last of repeated values: `--config a --config b` would act on b without a word.
+  const seen = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option' || token.value === undefined || options[token.name]?.multiple) continue;
+    if (seen.has(token.name)) throw new UsageError(`--${token.name} given more than once`);
+    seen.add(token.name);
+  }
   return parsed;
 }
 

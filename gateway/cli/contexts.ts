@@ -35,12 +35,24 @@ function read(env: NodeJS.ProcessEnv): ContextsFile {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { current: null, contexts: [] };
     throw new CommandError(`cannot read ${contextsPath(env)}: ${(err as Error).message}`);
   }
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(text) as Partial<ContextsFile>;
-    return { current: parsed.current ?? null, contexts: Array.isArray(parsed.contexts) ? parsed.contexts : [] };
+    parsed = JSON.parse(text);
   } catch {
     throw new CommandError(`${contextsPath(env)} is not valid JSON; fix it or delete it and log in again`);
   }
+  // A hand-edited file must not reach the API client as `undefined` endpoints, nor current-context print half a context.
+  const file = parsed as Partial<Record<keyof ContextsFile, unknown>> | null;
+  const contexts = typeof file === 'object' && file !== null && !Array.isArray(file) ? file.contexts ?? [] : undefined;
+  if (!Array.isArray(contexts) || !contexts.every(isContext) || (file?.current != null && typeof file.current !== 'string')) {
+    throw new CommandError(`${contextsPath(env)} is not a Gatehouse contexts file; fix it or delete it and log in again`);
+  }
+  return { current: (file?.current as string | null | undefined) ?? null, contexts };
+}
+
+function isContext(value: unknown): value is Context {
+  const c = value as Partial<Record<keyof Context, unknown>> | null;
+  return typeof c === 'object' && c !== null && typeof c.name === 'string' && typeof c.endpoint === 'string' && typeof c.api_token === 'string';
 }
 
 /**
@@ -56,7 +68,8 @@ export function saveContext(context: Context, env: NodeJS.ProcessEnv = process.e
   file.current = context.name;
   const path = contextsPath(env);
   const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 });
+  // 'wx': in a folder others can write to, a file or link planted at the temporary name must not receive the tokens.
+  writeFileSync(temp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
   chmodSync(temp, 0o600);
   renameSync(temp, path);
 }

@@ -50,7 +50,10 @@ async function create(argv: string[]): Promise<number> {
   if (values['expires-in'] !== undefined) {
     const ms = parseDuration(values['expires-in']);
     if (ms === undefined || ms <= 0) throw new UsageError(`--expires-in must be a duration like 30d, 12h or 90m (got "${values['expires-in']}")`);
-    expiresAt = new Date(Date.now() + ms).toISOString();
+    const at = new Date(Date.now() + ms);
+    // RFC 3339 has four-digit years (later ones are refused as expires_at), and past 275760 a Date is invalid.
+    if (!(at.getUTCFullYear() <= 9999)) throw new UsageError(`--expires-in is too long: the token must expire before the year 10000 (got "${values['expires-in']}")`);
+    expiresAt = at.toISOString();
   }
   const deployments = values['user-deployment'];
   if (!deployments?.length && !values.developer) throw new UsageError('a token needs a type: --user-deployment NAME (repeatable, "*" for all) and/or --developer');

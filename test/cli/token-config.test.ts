@@ -75,6 +75,10 @@ t.test('token commands with --config, next to a running gateway on the same embe
       ['missing ID', ['delete', '--config', file], /missing token ID/],
       ['unknown subcommand', ['frobnicate', '--config', file], /unknown token command "frobnicate"/],
       ['bad --expires-in', ['create', '--name', 'x', '--developer', '--expires-in', 'soon', '--config', file], /--expires-in must be a duration/],
+      // Before: a bare "Invalid time value" (RangeError), or the store's "expires_at: must be an RFC 3339 time", both exit 1.
+      ['--expires-in past any date', ['create', '--name', 'x', '--developer', '--expires-in', '99999999999d', '--config', file], /--expires-in is too long/],
+      ['--expires-in past the year 9999', ['create', '--name', 'x', '--developer', '--expires-in', '3000000d', '--config', file], /--expires-in is too long/],
+      ['a flag given twice', ['list', '--config', file, '--config', file + '.other'], /--config given more than once/],
     ] as const) {
       await t.rejects(tokenCommand([...argv]), { constructor: UsageError, message }, what);
     }
