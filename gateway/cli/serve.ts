@@ -1,5 +1,6 @@
 import { ConfigError } from '../config/env';
 import { loadConfig } from '../config/load';
+import { checkTlsFiles } from '../config/tls-files';
 import { Gateway } from '../gateway';
 import { createLogger } from '../log';
 import { parse } from './args';
@@ -36,6 +37,7 @@ export async function serve(argv: string[]): Promise<number> {
   let config;
   try {
     config = loadConfig(file);
+    checkTlsFiles(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`gatehouse: invalid config ${file}: ${err.message}\n`);

@@ -4,6 +4,8 @@ import { ConfigError } from './env';
 import type { GatehouseConfig } from './schema';
 import { validateConfig } from './validate';
 
+const NUMBER_TAGS = ['tag:yaml.org,2002:int', 'tag:yaml.org,2002:float'];
+
 /** Reads, expands and validates a config file. Throws ConfigError naming the key path. */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): GatehouseConfig {
   let text: string;
@@ -14,7 +16,9 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   }
   let raw: unknown;
   try {
-    raw = parse(text, { prettyErrors: true });
+    // Numbers stay the text written: `pepper: 0123` or a 20-digit pepper read as a number would become another key
+    // (123, 12345678901234567000) than the same value from the environment. Counts are parsed from that text.
+    raw = parse(text, { prettyErrors: true, customTags: (tags) => tags.filter((tag) => typeof tag === 'string' || !NUMBER_TAGS.includes(tag.tag)) });
   } catch (err) {
     throw new ConfigError('', `${file} is not valid YAML: ${(err as Error).message}`);
   }

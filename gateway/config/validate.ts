@@ -58,6 +58,8 @@ class Reader {
     const text = this.string(value, path);
     const ms = parseDuration(text);
     if (ms === undefined) throw new ConfigError(path, `must be a duration like 500ms, 30s, 5m, 1h or 30d (got "${text}")`);
+    // Node runs a longer timer after 1 ms: a 30d response timeout would fail every gRPC call at once.
+    if (ms > MAX_TIMER_MS) throw new ConfigError(path, `must be at most 24d (got "${text}")`);
     return ms;
   }
 
@@ -89,6 +91,9 @@ class Reader {
 function join(path: string, key: string | number): string {
   return typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key;
 }
+
+/** The longest delay Node's timers keep (2^31-1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
 
 const DEFAULT_TIMEOUTS: Timeouts = { connect: 5_000, response: 300_000, idle: 300_000 };
 
@@ -207,7 +212,11 @@ function readTimeouts(r: Reader, value: unknown, path: string): Partial<Timeouts
   const obj = r.object(value ?? {}, path, ['connect', 'response', 'idle']);
   const out: { connect?: number; response?: number; idle?: number } = {};
   for (const key of ['connect', 'response', 'idle'] as const) {
-    if (obj[key] !== undefined) out[key] = r.duration(obj[key], join(path, key));
+    if (obj[key] === undefined) continue;
+    const ms = r.duration(obj[key], join(path, key));
+    // 0 would mean "no limit" to some timers and "expire now" to others (every gRPC call fails).
+    if (ms === 0) throw new ConfigError(join(path, key), `must be longer than 0 (got "${String(obj[key])}")`);
+    out[key] = ms;
   }
   return out;
 }

@@ -42,3 +42,24 @@ t.test('file-level problems are ConfigErrors too', async (t) => {
   t.throws(() => loadConfig(file('list.yaml', '- a\n- b\n')), ConfigError, 'a list is not a config');
   t.throws(() => loadConfig(file('empty.yaml', '')), { message: 'organization: is required' }, 'an empty file');
 });
+
+t.test('numbers are read as written, so a number-like pepper or name keeps every digit', async (t) => {
+  const path = file('numbers.yaml', [
+    'organization: acme',
+    'domain: example.com',
+    'tokens: {pepper: 12345678901234567890}',
+    'cache: {maxEntries: 2500}',
+    'failedAuth: {perMinute: 0x10}',
+    'deployments:',
+    '  - {name: 007, access: public, upstreams: ["http://127.0.0.1:3000"], forwardAuthorization: true}',
+    '  - {name: 1e3, access: public, upstreams: ["http://127.0.0.1:3000"]}',
+    '',
+  ].join('\n'));
+  const config = loadConfig(path, {});
+  // Before: 12345678901234567000, "7" and "1000": another pepper than GATEHOUSE_PEPPER=12345678901234567890 gives.
+  t.equal(config.tokens.pepper, '12345678901234567890');
+  t.same(config.deployments.map((d) => d.name), ['007', '1e3']);
+  t.equal(config.cache.maxEntries, 2500, 'counts still read as numbers');
+  t.equal(config.failedAuth.perMinute, 16);
+  t.equal(config.deployments[0]!.forwardAuthorization, true, 'booleans still read as booleans');
+});

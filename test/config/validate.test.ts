@@ -84,6 +84,11 @@ t.test('every error names its key path', async (t) => {
     ['bad trusted proxy', edit({ trustedProxies: ['10.0.0.0/8', 'nope'] }), 'trustedProxies[1]: must be an IP address or CIDR'],
     ['bad log level', edit({ log: { level: 'loud' } }), 'log.level: must be one of'],
     ['bad grace', edit({ shutdown: { grace: 'forever' } }), 'shutdown.grace: must be a duration'],
+    // Node runs a timer past 2^31-1 ms after 1 ms, and a 0 timer at once: every gRPC call ended DEADLINE_EXCEEDED.
+    ['a timeout longer than a timer holds', edit({ 'deployments[0].timeouts': { response: '30d' } }), 'deployments[0].timeouts.response: must be at most 24d (got "30d")'],
+    ['a duration that overflows', edit({ cache: { ttl: '99999999999999999999d' } }), 'cache.ttl: must be at most 24d'],
+    ['a zero timeout', edit({ timeouts: { response: '0s' } }), 'timeouts.response: must be longer than 0 (got "0s")'],
+    ['a timeout that rounds to 0', edit({ 'deployments[1].timeouts': { connect: '0.1ms' } }), 'deployments[1].timeouts.connect: must be longer than 0'],
     ['unset variable', edit({ 'tokens.pepper': '${NO_SUCH_PEPPER}' }), 'tokens.pepper: environment variable NO_SUCH_PEPPER is not set'],
     ['variable into a bad value', edit({ 'deployments[1].access': '${ACCESS}' }), 'deployments[1].access: must be one of private, protected, public', { ACCESS: 'open' }],
     ['not a mapping', edit({ 'deployments[0]': 'a' }), 'deployments[0]: must be a mapping'],
@@ -129,6 +134,13 @@ t.test('${VAR} and ${VAR:-default} are expanded in string values', async (t) => 
   t.equal(literal.tokens.pepper, '$A and ${A', 'only the ${...} forms expand');
   const empty = load(edit({ 'tokens.pepper': '${A}' }), { A: '' });
   t.equal(empty.tokens.pepper, '', 'set but empty with no default: empty');
+  // Before: the default ended at the first `}`, leaving a literal "${B}" (and a stray "}") in the value.
+  const nested = load(edit({ 'tokens.pepper': '${A:-${B}}', domain: '${D:-${E:-example.${F:-net}}}' }), { B: 'from-b' });
+  t.equal(nested.tokens.pepper, 'from-b', 'a default that is a reference');
+  t.equal(nested.domain, 'example.net', 'defaults nested twice');
+  t.throws(() => load(edit({ 'tokens.pepper': '${A:-${B}}' }), {}), { message: 'tokens.pepper: environment variable B is not set' }, 'an unset variable in a default');
+  const notNested = load(edit({ 'tokens.pepper': '${A:-x}y}' }), {});
+  t.equal(notNested.tokens.pepper, 'xy}', 'a } after the reference is plain text');
   const listed = load(edit({ 'deployments[0].hosts': ['${H:-h.example.com}'] }), {});
   t.same(listed.deployments[0]!.hosts, ['h.example.com'], 'in list entries');
 });
@@ -147,6 +159,9 @@ t.test('durations', async (t) => {
   t.same(config.cache, { maxEntries: 100_000, ttl: 2_000, negativeTtl: 250, staleIfError: 600_000 });
   t.same(config.timeouts, { connect: 1_000, response: 120_000, idle: 3_600_000 });
   t.same(config.deployments[0]!.timeouts, { response: 600_000 });
+  const longest = load(edit({ cache: { staleIfError: '24d', negativeTtl: '0s' }, timeouts: { idle: '24d' } }));
+  t.equal(longest.cache.staleIfError, 24 * 86_400_000, '24d is the longest');
+  t.equal(longest.cache.negativeTtl, 0, 'a cache time may be 0 (no caching)');
 });
 
 t.test('defaults fill what is left out', async (t) => {
