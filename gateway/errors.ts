@@ -61,8 +61,10 @@ export class GatehouseError extends Error {
   readonly retryAfter: number | undefined;
   /** For `invalid_field`: the path of the field at fault (e.g. `user.deployments[0]`), so a form can show it in place. */
   readonly field: string | undefined;
+  /** The token a refusal is about (known, but out of scope, disabled or expired): for the log line, never the client. */
+  readonly tokenId: string | undefined;
 
-  constructor(code: ErrorCode, options: { message?: string; cause?: unknown; retryAfter?: number; field?: string } = {}) {
+  constructor(code: ErrorCode, options: { message?: string; cause?: unknown; retryAfter?: number; field?: string; tokenId?: string } = {}) {
     const spec: ErrorSpec = ERRORS[code];
     super(options.message ?? spec.message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GatehouseError';
@@ -71,6 +73,7 @@ export class GatehouseError extends Error {
     this.grpcStatus = spec.grpc;
     this.retryAfter = options.retryAfter;
     this.field = options.field;
+    this.tokenId = options.tokenId;
   }
 }
 
@@ -82,7 +85,6 @@ export const REFUSALS = {
   notFound: new GatehouseError('not_found'),
   missingToken: new GatehouseError('missing_token'),
   invalidToken: new GatehouseError('invalid_token'),
-  insufficientScope: new GatehouseError('insufficient_scope'),
   wrongProtocol: new GatehouseError('wrong_protocol'),
   /** `OPTIONS *` and other targets that are not a path: nothing an upstream could be sent. */
   notAPath: new GatehouseError('bad_request', { message: 'the request target must be a path' }),

@@ -73,16 +73,19 @@ export class Decider {
   private judge(entry: CacheEntry, deployment: string, clientAddress: string): Decision {
     const now = Date.now();
     const token = usableToken(entry, now);
-    if (token === null) return this.fail(clientAddress);
+    if (token === null) return this.fail(clientAddress, entry.record?.id);
     const scope = token.user?.deployments;
-    if (scope === undefined || !(scope.includes(deployment) || scope.includes('*'))) return REFUSALS.insufficientScope;
+    if (scope === undefined || !(scope.includes(deployment) || scope.includes('*'))) {
+      return new GatehouseError('insufficient_scope', { tokenId: token.id });
+    }
     this.lastUsed.mark(token.id, now);
     return new Allowed('token', token);
   }
 
-  private fail(clientAddress: string): GatehouseError {
+  /** `tokenId`: a known token that is disabled or expired, named in the log line; unknown and malformed ones have none. */
+  private fail(clientAddress: string, tokenId?: string): GatehouseError {
     this.limiter.recordFailure(clientAddress);
-    return REFUSALS.invalidToken;
+    return tokenId === undefined ? REFUSALS.invalidToken : new GatehouseError('invalid_token', { tokenId });
   }
 }
 

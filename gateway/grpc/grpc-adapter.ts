@@ -57,7 +57,10 @@ function proceed(
   runtime: Runtime, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, line: RequestLogLine,
   decision: Decision, startedAt: number, secure: boolean, authority: string,
 ): void {
-  if (!(decision instanceof Allowed)) return refuse(runtime, stream, line, decision, startedAt);
+  if (!(decision instanceof Allowed)) {
+    line.token_id = decision.tokenId;
+    return refuse(runtime, stream, line, decision, startedAt);
+  }
   if (stream.destroyed) return record(runtime, line, 0, GrpcStatus.CANCELLED, 'client_aborted', startedAt);
   // The decision may have waited on the store: use the routes as they are now.
   const route = runtime.routes.get(line.deployment as string);

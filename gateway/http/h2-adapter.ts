@@ -56,6 +56,7 @@ function proceed(
   line: RequestLogLine, decision: Decision, startedAt: number, secure: boolean, authority: string,
 ): void {
   if (!(decision instanceof Allowed)) {
+    line.token_id = decision.tokenId;
     sink.refuse(decision);
     if (decision.cause !== undefined) runtime.log.error({ request_id: line.request_id, err: decision.cause }, 'refused: %s', decision.code);
     return done(runtime, line, sink.status, decision.code, startedAt);

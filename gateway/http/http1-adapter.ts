@@ -38,6 +38,7 @@ export function http1Handler(runtime: Runtime, listener: DataListener) {
 
 function proceed(runtime: Runtime, req: IncomingMessage, res: ServerResponse, sink: Http1Sink, line: RequestLogLine, decision: Decision, startedAt: number): void {
   if (!(decision instanceof Allowed)) {
+    line.token_id = decision.tokenId;
     sink.refuse(decision);
     if (decision.cause !== undefined) runtime.log.error({ request_id: line.request_id, err: decision.cause }, 'refused: %s', decision.code);
     return finish(runtime, line, sink, decision.code, startedAt);

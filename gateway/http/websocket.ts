@@ -67,6 +67,7 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
       if (!(d instanceof Allowed)) {
         line.status = writeRefusal(socket, d, requestId, runtime);
         line.reason = d.code;
+        line.token_id = d.tokenId;
         return runtime.record(line, startedAt);
       }
       if (socket.destroyed) {

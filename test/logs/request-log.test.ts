@@ -32,9 +32,11 @@ t.test('one JSON line per request, with its decision, and never a secret', async
   });
   const valid = await gw.mint({ user: ['guarded'] });
   const uncached = await gw.mint({ user: ['guarded'] });
+  const disabled = await gw.mint({ user: ['guarded'] });
+  await gw.gateway.runtime.store.updateToken(disabled.token.id, { disabled: true });
   const unknown = generateSecret();
   const malformed = malformedAuthorizations();
-  const sent: string[] = [valid.secret, uncached.secret, unknown, ...malformed];
+  const sent: string[] = [valid.secret, uncached.secret, disabled.secret, unknown, ...malformed];
 
   let n = 0;
   const expected: Array<{ id: string; want: Partial<Line> & { token_id?: string } }> = [];
@@ -49,8 +51,9 @@ t.test('one JSON line per request, with its decision, and never a secret', async
   await request(gw.external, 'guarded', `Bearer ${valid.secret}`, { listener: 'external', deployment: 'guarded', reason: 'token', status: 200, token_id: valid.token.id });
   await request(gw.external, 'guarded', undefined, { deployment: 'guarded', reason: 'missing_token', status: 401 });
   await request(gw.external, 'guarded', `Bearer ${unknown}`, { deployment: 'guarded', reason: 'invalid_token', status: 401 });
+  await request(gw.external, 'guarded', `Bearer ${disabled.secret}`, { deployment: 'guarded', reason: 'invalid_token', status: 401, token_id: disabled.token.id });
   for (const authorization of malformed) await request(gw.external, 'guarded', authorization, { reason: 'invalid_token', status: 401 });
-  await request(gw.external, 'other', `Bearer ${valid.secret}`, { deployment: 'other', reason: 'insufficient_scope', status: 403 });
+  await request(gw.external, 'other', `Bearer ${valid.secret}`, { deployment: 'other', reason: 'insufficient_scope', status: 403, token_id: valid.token.id });
   await request(gw.external, 'hidden', `Bearer ${valid.secret}`, { reason: 'not_found', status: 404 });
   await request(gw.external, 'dead', `Bearer ${valid.secret}`, { deployment: 'dead', reason: 'upstream_unavailable', status: 502 });
   await request(gw.internal, 'hidden', `Bearer ${valid.secret}`, { listener: 'internal', deployment: 'hidden', reason: 'internal', status: 200 });
