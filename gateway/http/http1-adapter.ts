@@ -54,6 +54,8 @@ function proceed(runtime: Runtime, req: IncomingMessage, res: ServerResponse, si
   const secure = (req.socket as Partial<TLSSocket>).encrypted === true;
   const headers = upstreamHeaders(req.headers, req.rawHeaders,
     forwardContext(line, runtime.isTrustedProxy(line.client), secure, req.headers.host ?? '', route.spec.forwardAuthorization));
+  // The listener leaves 100 Continue to us: only an allowed request is invited to send its body.
+  if (req.headers.expect !== undefined && EXPECT_CONTINUE.test(req.headers.expect)) res.writeContinue();
   const body = bodyOf(req);
   const start = (): void => {
     // Node's parser may reject the body (a bad chunk) in the same read that delivered the head; it has
@@ -90,6 +92,9 @@ function finish(runtime: Runtime, line: RequestLogLine, sink: Http1Sink, reason:
   line.status = sink.status;
   runtime.record(line, startedAt);
 }
+
+/** Node's own test for the requests it hands to 'checkContinue'. */
+const EXPECT_CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
 
 /**
  * The upstream gets the origin-form of an absolute-form target (`GET http://host/p`, RFC 9112 §3.2.2):

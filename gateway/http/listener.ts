@@ -53,6 +53,9 @@ export class Listener {
       // Node keeps only the first of two Authorization or Host headers; joined, they are what they are: malformed.
       joinDuplicateHeaders: true,
     }, handlers.request);
+    // Node would answer 100 Continue at once, and a client refused a moment later would already be sending its
+    // upload; the handler sends it once the request is allowed (res.writeContinue).
+    this.h1.on('checkContinue', handlers.request);
     const onUpgrade = handlers.upgrade;
     if (onUpgrade) {
       this.h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
