@@ -86,6 +86,8 @@ export const REFUSALS = {
   missingToken: new GatehouseError('missing_token'),
   invalidToken: new GatehouseError('invalid_token'),
   wrongProtocol: new GatehouseError('wrong_protocol'),
+  /** Every request that arrives during a drain. */
+  shuttingDown: new GatehouseError('shutting_down', { retryAfter: 1 }),
   /** `OPTIONS *` and other targets that are not a path: nothing an upstream could be sent. */
   notAPath: new GatehouseError('bad_request', { message: 'the request target must be a path' }),
 } as const;

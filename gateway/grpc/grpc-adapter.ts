@@ -42,7 +42,7 @@ export function grpcHandler(runtime: Runtime, listener: DataListener, secure: bo
       client: stream.session?.socket?.remoteAddress ?? '',
     };
     if (runtime.draining) {
-      return refuse(runtime, stream, line, new GatehouseError('shutting_down', { retryAfter: 1 }), startedAt);
+      return refuse(runtime, stream, line, REFUSALS.shuttingDown, startedAt);
     }
     const decision = runtime.decider.decide({
       listener, route, protocol: 'grpc', authorization: headers.authorization,

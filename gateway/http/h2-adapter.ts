@@ -39,7 +39,7 @@ export function h2HttpHandler(runtime: Runtime, listener: DataListener, secure: 
     };
     const sink = new H2Sink(stream, requestId, runtime);
     if (runtime.draining) {
-      sink.refuse(new GatehouseError('shutting_down', { retryAfter: 1 }));
+      sink.refuse(REFUSALS.shuttingDown);
       return done(runtime, line, sink.status, 'shutting_down', startedAt);
     }
     const decision = runtime.decider.decide({

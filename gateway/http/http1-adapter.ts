@@ -25,7 +25,7 @@ export function http1Handler(runtime: Runtime, listener: DataListener) {
     };
     const sink = new Http1Sink(res, requestId, runtime);
     if (runtime.draining) {
-      sink.refuse(new GatehouseError('shutting_down', { retryAfter: 1 }));
+      sink.refuse(REFUSALS.shuttingDown);
       return finish(runtime, line, sink, 'shutting_down', startedAt);
     }
     const decision = runtime.decider.decide({

@@ -56,8 +56,8 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
     socket.on('error', () => socket.destroy());
     // A WebSocket opened now would hold the drain until the grace period ends.
     if (runtime.draining) {
-      line.status = writeRefusal(socket, new GatehouseError('shutting_down', { retryAfter: 1 }), requestId, runtime);
-      line.reason = 'shutting_down';
+      line.status = writeRefusal(socket, REFUSALS.shuttingDown, requestId, runtime);
+      line.reason = REFUSALS.shuttingDown.code;
       return runtime.record(line, startedAt);
     }
     // The listener hands over WebSocket handshakes only; other upgrade offers are served as plain requests.

@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -7,29 +6,15 @@ import { stringify } from 'yaml';
 import { UsageError } from '../../gateway/cli/args';
 import { serve } from '../../gateway/cli/serve';
 import { runCli } from '../helpers/cli';
+import { freePort, listenOn } from '../helpers/ports';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-serve-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
-function listen(port = 0): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
-  });
-}
-
-async function freePort(): Promise<number> {
-  const server = await listen();
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
 /** True when something listens on the port right now. */
 async function bound(port: number): Promise<boolean> {
   try {
-    const server = await listen(port);
+    const server = await listenOn(port);
     await new Promise((r) => server.close(r));
     return false;
   } catch {
@@ -71,7 +56,7 @@ t.test('serve refuses to start, exits 1 with one line, and leaves no port bound'
   (bad.deployments as Array<Record<string, unknown>>)[2]!.access = 'secret';
   const badFile = write(stringify(bad));
 
-  const taken = await listen();
+  const taken = await listenOn();
   t.teardown(() => new Promise((r) => taken.close(r)));
   const bindPorts = [await freePort(), await freePort(), (taken.address() as { port: number }).port];
 

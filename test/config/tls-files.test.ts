@@ -1,5 +1,4 @@
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -9,6 +8,7 @@ import { ConfigError } from '../../gateway/config/env';
 import { loadConfig } from '../../gateway/config/load';
 import { checkTlsFiles } from '../../gateway/config/tls-files';
 import { FIXTURES } from '../helpers/gateway';
+import { freePort, listenOn } from '../helpers/ports';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-tls-files-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,21 +17,6 @@ copyFileSync(join(TLS, 'server.crt'), join(dir, 'server.crt'));
 copyFileSync(join(TLS, 'server.key'), join(dir, 'server.key'));
 copyFileSync(join(TLS, 'ca.key'), join(dir, 'other.key'));
 writeFileSync(join(dir, 'garbage.pem'), 'not PEM\n');
-
-function listen(port = 0): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
-  });
-}
-
-async function freePort(): Promise<number> {
-  const server = await listen();
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 let files = 0;
 function configFile(ports: number[], tls: { cert: string; key: string }): string {
@@ -82,7 +67,7 @@ t.test('serve refuses a bad key before it binds any port', async (t) => {
   t.equal(code, 1);
   t.match(stderr, new RegExp(`^gatehouse: invalid config ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: listeners\\.internal\\[1\\]\\.tls\\.key: .*does not match`));
   for (const port of ports) {
-    const probe = await listen(port);
+    const probe = await listenOn(port);
     await new Promise((r) => probe.close(r));
     t.pass(`port ${port} is free`);
   }

@@ -4,16 +4,8 @@ import t from 'tap';
 import { generateSecret } from '../../gateway/auth/token-format';
 import { hostOf, startGateway, type Teardown } from '../helpers/gateway';
 import { bearer, echoClient, rawGrpcCall, startGrpcUpstream, unary, type EchoRequest } from '../helpers/grpc';
+import { freePort } from '../helpers/ports';
 import { startRedis } from '../helpers/redis';
-
-/** A port that refuses connections: bound, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A TCP port that accepts connections and never says a word (a TLS handshake there never completes). */
 async function silentPort(t: Teardown): Promise<number> {
@@ -36,7 +28,7 @@ t.test('each refusal row of SPEC §2 as a gRPC status (TLS, call credentials)', 
       { name: 'other', access: 'protected', protocol: 'grpc', upstreams: [up.url] },
       { name: 'vault', access: 'private', protocol: 'grpc', upstreams: [up.url] },
       { name: 'web', access: 'public', protocol: 'http', upstreams: [up.url] },
-      { name: 'gone', access: 'public', protocol: 'grpc', upstreams: [`http://127.0.0.1:${await closedPort()}`] },
+      { name: 'gone', access: 'public', protocol: 'grpc', upstreams: [`http://127.0.0.1:${await freePort()}`] },
       { name: 'slow', access: 'public', protocol: 'grpc', upstreams: [up.url], timeouts: { response: '300ms' } },
       { name: 'stuck', access: 'public', protocol: 'grpc', upstreams: [`https://127.0.0.1:${await silentPort(t)}`], timeouts: { connect: '300ms' } },
     ],

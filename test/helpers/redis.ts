@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, createConnection } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
+import { freePort } from './ports';
 
 const REDIS_SERVER = '/usr/bin/redis-server';
 const START_ATTEMPTS = 5;
@@ -30,18 +31,6 @@ export interface TestRedis {
   commandCalls(name: string): Promise<number>;
   /** Every command's call count (`INFO commandstats`), keyed by lower-case name. */
   commandStats(): Promise<Map<string, number>>;
-}
-
-/** A port nothing listens on right now (the OS picks it; a race is retried by the caller). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** One raw PING; true on +PONG. Raw so that polling for readiness needs no client library. */

@@ -1,6 +1,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Teardown } from './gateway';
+import { freePort } from './ports';
 
 export interface SeenRequest {
   readonly method: string;
@@ -57,9 +59,26 @@ export async function startUpstream(t: Teardown, handler: UpstreamHandler = echo
 
 /** The URL of a port nothing listens on: connections to it are refused. */
 export async function refusingUrl(): Promise<string> {
-  const server = net.createServer();
+  return `http://127.0.0.1:${await freePort()}`;
+}
+
+/**
+ * A WebSocket upstream on an ephemeral port: a plain request gets 426, each
+ * accepted WebSocket goes to `onConnection` (by default it echoes).
+ */
+export async function startWsUpstream(
+  t: Teardown,
+  onConnection: (socket: WebSocket, req: IncomingMessage) => void = (socket) => socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary })),
+): Promise<{ url: string; wss: WebSocketServer }> {
+  const server = http.createServer((_req, res) => res.writeHead(426).end());
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', onConnection);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
+  t.teardown(() => {
+    for (const client of wss.clients) client.terminate();
+    wss.close();
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, wss };
 }

@@ -1,8 +1,8 @@
 import http from 'node:http';
 import net from 'node:net';
 import t from 'tap';
-import { refusingUrl } from '../helpers/upstream';
-import WebSocket, { WebSocketServer } from 'ws';
+import { refusingUrl, startWsUpstream } from '../helpers/upstream';
+import WebSocket from 'ws';
 import { hostOf, startGateway, type Teardown } from '../helpers/gateway';
 import { get } from '../helpers/http';
 
@@ -17,23 +17,14 @@ interface WsUpstream {
 /** A WebSocket echo upstream; a message "die" makes it drop the TCP connection. */
 async function wsUpstream(t: Teardown): Promise<WsUpstream> {
   const handshakes: http.IncomingHttpHeaders[] = [];
-  const server = http.createServer((_req, res) => res.writeHead(426).end());
-  const wss = new WebSocketServer({ server });
-  wss.on('connection', (socket, req) => {
+  const { url, wss } = await startWsUpstream(t, (socket, req) => {
     handshakes.push(req.headers);
     socket.on('message', (data, isBinary) => {
       if (data.toString() === 'die') return void req.socket.destroy();
       socket.send(data, { binary: isBinary });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    for (const client of wss.clients) client.terminate();
-    wss.close();
-    server.closeAllConnections();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, handshakes, openCount: () => wss.clients.size };
+  return { url, handshakes, openCount: () => wss.clients.size };
 }
 
 /** Opens a WebSocket through the gateway; resolves with it once open, or with the refusal status. */

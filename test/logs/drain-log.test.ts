@@ -1,23 +1,13 @@
-import http from 'node:http';
-import type net from 'node:net';
 import t from 'tap';
-import WebSocket, { WebSocketServer } from 'ws';
+import WebSocket from 'ws';
 import { hostOf, startGateway } from '../helpers/gateway';
 import { rawGrpcCall, startGrpcUpstream } from '../helpers/grpc';
 import { get } from '../helpers/http';
 import { h2Request } from '../helpers/raw-http';
+import { startWsUpstream } from '../helpers/upstream';
 
 t.test('while draining, every refused request has its one log line', async (t) => {
-  const server = http.createServer((_req, res) => res.writeHead(426).end());
-  const wss = new WebSocketServer({ server });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    for (const client of wss.clients) client.terminate();
-    wss.close();
-    server.closeAllConnections();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  const { url } = await startWsUpstream(t);
   const grpcUp = await startGrpcUpstream(t);
   const gw = await startGateway(t, {
     deployments: [

@@ -1,3 +1,4 @@
+import type { RequestLogLine } from '../../gateway/log';
 import t from 'tap';
 import { generateSecret } from '../../gateway/auth/token-format';
 import { hostOf, startGateway } from '../helpers/gateway';
@@ -5,16 +6,8 @@ import { get } from '../helpers/http';
 import { startUpstream } from '../helpers/upstream';
 import { malformedAuthorizations } from '../auth/decision-matrix';
 
-interface Line {
-  msg?: string;
-  request_id?: string;
-  listener?: string;
-  deployment?: string;
-  reason?: string;
-  status?: number;
-  duration_ms?: number;
-  token_id?: string;
-}
+/** A request line as parsed from stdout: the gateway's own shape plus pino's `msg`. */
+type Line = Partial<RequestLogLine> & { msg?: string };
 
 t.test('one JSON line per request, with its decision, and never a secret', async (t) => {
   const up = await startUpstream(t);

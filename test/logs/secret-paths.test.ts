@@ -1,40 +1,17 @@
+import type { RequestLogLine } from '../../gateway/log';
 import t, { type Test } from 'tap';
-import WebSocket, { WebSocketServer } from 'ws';
-import http from 'node:http';
-import type net from 'node:net';
+import WebSocket from 'ws';
 import { generateSecret } from '../../gateway/auth/token-format';
-import { hostOf, startGateway, type Teardown, type TestGateway } from '../helpers/gateway';
+import { hostOf, startGateway, type TestGateway } from '../helpers/gateway';
 import { get } from '../helpers/http';
 import { h2Request } from '../helpers/raw-http';
 import { bearer, echoClient, rawGrpcCall, startGrpcUpstream, unary } from '../helpers/grpc';
 import { adminCall } from '../helpers/ops';
 import { startRedis } from '../helpers/redis';
-import { refusingUrl, startUpstream } from '../helpers/upstream';
+import { refusingUrl, startUpstream, startWsUpstream } from '../helpers/upstream';
 
-interface Line {
-  msg?: string;
-  request_id?: string;
-  listener?: string;
-  deployment?: string;
-  reason?: string;
-  status?: number;
-  duration_ms?: number;
-  token_id?: string;
-}
-
-async function wsUpstream(t: Teardown): Promise<string> {
-  const server = http.createServer((_req, res) => res.writeHead(426).end());
-  const wss = new WebSocketServer({ server });
-  wss.on('connection', (socket) => socket.on('message', (data) => socket.send(data)));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    for (const client of wss.clients) client.terminate();
-    wss.close();
-    server.closeAllConnections();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-}
+/** A request line as parsed from stdout: the gateway's own shape plus pino's `msg`. */
+type Line = Partial<RequestLogLine> & { msg?: string };
 
 /** Opens a WebSocket and closes it at once; resolves with 101 or the refusal status. */
 function wsOnce(port: number, path: string, headers: Record<string, string>): Promise<number> {
@@ -69,7 +46,7 @@ function assertNoSecret(t: Test, raw: string, secrets: readonly string[]): void 
 t.test('a secret sent over any protocol, in any place a client can put it, never reaches the log', async (t) => {
   const up = await startUpstream(t);
   const grpcUp = await startGrpcUpstream(t);
-  const wsUp = await wsUpstream(t);
+  const { url: wsUp } = await startWsUpstream(t);
   const dead = await refusingUrl();
   const gw = await startGateway(t, {
     deployments: [

@@ -1,27 +1,17 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import t from 'tap';
 import { parse, stringify } from 'yaml';
 import { hostOf, spawnGateway, writeConfig } from '../helpers/gateway';
 import { get } from '../helpers/http';
 import { within } from '../helpers/ops';
+import { freePort } from '../helpers/ports';
 import { startUpstream } from '../helpers/upstream';
-
-/** A loopback port with nothing listening on it (free a moment ago). */
-function deadPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 t.test('a SIGHUP while the gateway starts neither kills it nor is lost: the reload runs once it is up', async (t) => {
   const up = await startUpstream(t);
   // A Redis store that does not answer keeps the start going for a couple of seconds: a window to signal into.
   const { file } = writeConfig({
-    store: { driver: 'redis', url: `redis://127.0.0.1:${await deadPort()}` },
+    store: { driver: 'redis', url: `redis://127.0.0.1:${await freePort()}` },
     deployments: [{ name: 'first', access: 'public', upstreams: [up.url] }],
   });
   let signalled = false;
