@@ -9,6 +9,7 @@ import { adminHandler } from './admin/admin-handler';
 import { h2HttpHandler, isGrpc } from './http/h2-adapter';
 import { http1Handler } from './http/http1-adapter';
 import { Listener } from './http/listener';
+import { StreamPacer } from './http/stream-pacer';
 import { upgradeHandler } from './http/websocket';
 import { grpcHandler } from './grpc/grpc-adapter';
 import { createLogger, type Logger } from './log';
@@ -89,10 +90,11 @@ export class Gateway {
         const secure = lc.tls !== undefined;
         const http2Stream = h2HttpHandler(runtime, kind, secure);
         const grpcStream = grpcHandler(runtime, kind, secure);
+        const pacer = new StreamPacer((stream, headers) => (isGrpc(headers) ? grpcStream(stream, headers) : http2Stream(stream, headers)), runtime);
         const listener = new Listener(lc, {
           request: http1Handler(runtime, kind),
           upgrade: upgradeHandler(runtime, kind),
-          stream: (stream, headers) => (isGrpc(headers) ? grpcStream(stream, headers) : http2Stream(stream, headers)),
+          stream: pacer.onStream,
         }, { http2: true });
         this.listeners.push({ kind, listener });
         await listener.listen();
