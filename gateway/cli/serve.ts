@@ -4,6 +4,7 @@ import { checkTlsFiles } from '../config/tls-files';
 import { Gateway } from '../gateway';
 import { createLogger } from '../log';
 import { parse } from './args';
+import { gcOnMainThreadIfOneCpu, usableCpus } from './single-cpu-gc';
 
 export const SERVE_HELP = `Usage: gatehouse serve [--config FILE]
 
@@ -46,6 +47,8 @@ export async function serve(argv: string[]): Promise<number> {
     throw err;
   }
   const log = createLogger(config.log.level);
+  const cpus = usableCpus();
+  if (gcOnMainThreadIfOneCpu(cpus)) log.info({ cpus }, 'one CPU: garbage collection stays on the main thread');
   const running = await Gateway.start(config, { logger: log });
   gateway = running;
   if (reloadWanted) reload(running);
