@@ -1,6 +1,5 @@
 import type { Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-
-export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
+import type { StreamHandler } from './h2-adapter';
 
 /**
  * New streams one HTTP/2 connection may start in one event-loop turn; the
