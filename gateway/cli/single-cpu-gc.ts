@@ -37,7 +37,7 @@ export function usableCpus(cpuMaxFile = '/sys/fs/cgroup/cpu.max'): number {
 }
 
 /** Keeps V8's collector on the main thread when the process has one CPU or less; says whether it did. */
-export function gcOnMainThreadIfOneCpu(cpus = usableCpus()): boolean {
+export function gcOnMainThreadIfOneCpu(cpus: number): boolean {
   if (cpus > 1) return false;
   setFlagsFromString(MAIN_THREAD_GC);
   return true;

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { StreamPacer, STREAMS_PER_TURN } from '../../gateway/http/stream-pacer';
 import { hostOf, startGateway, type Teardown } from '../helpers/gateway';
+import { EMPTY_MESSAGE, startGrpcUpstream, until } from '../helpers/grpc';
 import { startUpstream } from '../helpers/upstream';
 
 interface Started {
@@ -108,26 +109,18 @@ t.test('streams reset while waiting are still handed over, closed, and the count
     return new Promise((resolve) => req.on('close', resolve));
   });
   await Promise.all(ends);
-  while (server.started.length < 20) await new Promise((resolve) => setImmediate(resolve));
+  await until(() => server.started.length >= 20);
   t.equal(server.started.length, 20, 'every stream reached the handler');
   t.ok(server.started.slice(STREAMS_PER_TURN).every((s) => s.destroyed), 'the reset ones arrive closed');
   t.equal(server.counter.inflight, 0);
 });
 
 t.test('through the gateway: a burst of gRPC calls and HTTP/2 requests on one connection all complete', async (t) => {
-  const grpcUpstream = http2.createServer();
-  grpcUpstream.on('stream', (stream) => {
-    stream.resume();
-    stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-    stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
-    stream.end(Buffer.alloc(5));
-  });
-  await new Promise<void>((resolve) => grpcUpstream.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => grpcUpstream.close(() => resolve())));
+  const grpcUpstream = await startGrpcUpstream(t);
   const web = await startUpstream(t);
   const gw = await startGateway(t, {
     deployments: [
-      { name: 'model', access: 'public', protocol: 'grpc', upstreams: [`http://127.0.0.1:${(grpcUpstream.address() as AddressInfo).port}`] },
+      { name: 'model', access: 'public', protocol: 'grpc', upstreams: [grpcUpstream.url] },
       { name: 'web', access: 'public', upstreams: [web.url] },
     ],
   });
@@ -135,7 +128,7 @@ t.test('through the gateway: a burst of gRPC calls and HTTP/2 requests on one co
   t.teardown(() => session.destroy());
   const call = (authority: string, grpc: boolean): Promise<string> => new Promise((resolve, reject) => {
     const headers = grpc
-      ? { ':method': 'POST', ':path': '/x.Y/Z', ':authority': authority, 'content-type': 'application/grpc', te: 'trailers' }
+      ? { ':method': 'POST', ':path': '/gatehouse.test.Echo/Unary', ':authority': authority, 'content-type': 'application/grpc', te: 'trailers' }
       : { ':path': '/', ':authority': authority };
     const req = session.request(headers);
     let result = '';
@@ -144,7 +137,7 @@ t.test('through the gateway: a burst of gRPC calls and HTTP/2 requests on one co
     req.on('error', reject);
     req.on('close', () => resolve(result));
     req.resume();
-    req.end(grpc ? Buffer.alloc(5) : undefined);
+    req.end(grpc ? EMPTY_MESSAGE : undefined);
   });
   const results = await Promise.all(Array.from({ length: 100 }, (_, i) => call(hostOf(i % 2 ? 'model' : 'web'), i % 2 === 1)));
   t.same(results, Array.from({ length: 100 }, (_, i) => (i % 2 ? '0' : '200')), 'gRPC status 0 and HTTP 200 for each');
