@@ -90,6 +90,8 @@ export const REFUSALS = {
   shuttingDown: new GatehouseError('shutting_down', { retryAfter: 1 }),
   /** `OPTIONS *` and other targets that are not a path: nothing an upstream could be sent. */
   notAPath: new GatehouseError('bad_request', { message: 'the request target must be a path' }),
+  /** CONNECT would open a tunnel to wherever the client names: never on the data plane (SPEC §3). */
+  connect: new GatehouseError('method_not_allowed', { message: 'CONNECT is not served' }),
 } as const;
 
 export function isGatehouseError(err: unknown): err is GatehouseError {

@@ -29,6 +29,11 @@ export function replayWithoutUpgrade(req: IncomingMessage, socket: Duplex, head:
   return new ReplayedSocket(socket, head.length === 0 ? Buffer.from(text, 'latin1') : Buffer.concat([Buffer.from(text, 'latin1'), head]));
 }
 
+/** True for the stream a request was replayed into after a declined upgrade. */
+export function isReplayed(socket: unknown): boolean {
+  return socket instanceof ReplayedSocket;
+}
+
 /** A socket's stream with some bytes put back in front; reads the peer's address through to the real socket. */
 class ReplayedSocket extends Duplex {
   constructor(private readonly socket: Duplex & { remoteAddress?: string; remotePort?: number; encrypted?: boolean }, first: Buffer) {
@@ -48,6 +53,11 @@ class ReplayedSocket extends Duplex {
 
   get remotePort(): number | undefined {
     return this.socket.remotePort;
+  }
+
+  /** Progress of the body under it (see endStalledBody). */
+  get bytesRead(): number | undefined {
+    return (this.socket as Duplex & { bytesRead?: number }).bytesRead;
   }
 
   get encrypted(): boolean | undefined {
