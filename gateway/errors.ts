@@ -41,6 +41,7 @@ export const ERRORS = {
   invalid_field: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, message: 'a field is invalid' },
   forbidden: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED, message: 'a developer token is required' },
   conflict: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, message: 'the resource is managed by the config file' },
+  misdirected: { http: 421, grpc: GrpcStatus.UNIMPLEMENTED, message: 'this host name is not served here' },
   method_not_allowed: { http: 405, grpc: GrpcStatus.UNIMPLEMENTED, message: 'method not allowed' },
   payload_too_large: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED, message: 'the request body is too large' },
   shutting_down: { http: 503, grpc: GrpcStatus.UNAVAILABLE, message: 'the gateway is shutting down' },

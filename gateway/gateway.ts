@@ -6,6 +6,7 @@ import { memoizedHasher, tokenHasher } from './auth/token-hash';
 import { loadConfig } from './config/load';
 import type { GatehouseConfig, ListenerKind } from './config/schema';
 import { adminHandler } from './admin/admin-handler';
+import { guardAdminHost } from './admin/admin-hosts';
 import { clientErrorRecorder, connectHandler, isH2Connect, refuseH2Connect } from './http/edge-refusals';
 import { h2HttpHandler, isGrpc } from './http/h2-adapter';
 import { http1Handler } from './http/http1-adapter';
@@ -112,7 +113,7 @@ export class Gateway {
       markUsed: (tokenId, now) => this.lastUsed.mark(tokenId, now),
     });
     for (const lc of config.listeners.admin) {
-      const listener = new Listener(lc, { request: admin, clientError: clientErrorRecorder(runtime, 'admin') },
+      const listener = new Listener(lc, { request: guardAdminHost(runtime, lc, admin), clientError: clientErrorRecorder(runtime, 'admin') },
         { http2: false, requestHeadersTimeout: config.timeouts.requestHeaders, onError: this.acceptErrors });
       this.listeners.push({ kind: 'admin', listener });
       await listener.listen();
