@@ -1,3 +1,4 @@
+import { TOKEN_PREFIX } from '../auth/token-format';
 import { parseDuration } from '../config/duration';
 import { table, parse, required, UsageError, CommandError } from './args';
 import { backendFor } from './backend';
@@ -106,8 +107,7 @@ async function list(argv: string[]): Promise<number> {
 async function remove(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { config: { type: 'string' } }, 1);
   if (values.help) return help();
-  const id = positionals[0];
-  if (!id) throw new UsageError('missing token ID: gatehouse token delete ID');
+  const id = tokenId(positionals[0], 'delete');
   const backend = await backendFor(values.config);
   try {
     if (!(await backend.deleteToken(id))) throw new CommandError(`no token with id "${id}"`);
@@ -116,6 +116,19 @@ async function remove(argv: string[]): Promise<number> {
   } finally {
     await backend.close();
   }
+}
+
+/**
+ * The ID argument of a command on one token. A secret pasted in its place is
+ * refused before it goes anywhere (an API URL, a log), and never quoted back.
+ */
+function tokenId(value: string | undefined, command: string): string {
+  if (!value) throw new UsageError(`missing token ID: gatehouse token ${command} ID`);
+  if (value.startsWith(TOKEN_PREFIX)) {
+    throw new CommandError('that looks like a token secret, not a token id (ids start with tok_; see `gatehouse token list`). '
+      + 'It was not sent anywhere; if it was shared by mistake, delete or rotate that token.');
+  }
+  return value;
 }
 
 function help(): number {
