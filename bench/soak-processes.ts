@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startNode, waitForPort, type Child } from './processes';
+import { waitForPort } from './processes';
 
 export class SoakRedis {
   private child: ChildProcess | undefined;
@@ -36,33 +36,34 @@ export class SoakRedis {
 }
 
 export class SoakUpstream {
-  private child: Child | undefined;
+  private child: ChildProcess | undefined;
   ports = { http: 0, grpc: 0 };
 
   async start(): Promise<void> {
-    const child = startNode({ cpu: '', args: [join(__dirname, 'soak-upstream.js'), String(this.ports.http), String(this.ports.grpc)] });
+    const child = spawn(process.execPath, [join(__dirname, 'soak-upstream.js'), String(this.ports.http), String(this.ports.grpc)], { stdio: ['ignore', 'pipe', 'inherit'] });
     this.child = child;
     this.ports = await new Promise((resolve, reject) => {
       let out = '';
-      child.process.stdout?.on('data', (d: Buffer) => {
+      child.stdout?.on('data', (d: Buffer) => {
         out += d.toString();
         const line = out.split('\n').find((l) => l.startsWith('{'));
         if (line !== undefined) resolve(JSON.parse(line) as { http: number; grpc: number });
       });
-      child.process.once('exit', (code) => reject(new Error(`soak upstream exited ${code}`)));
+      child.once('exit', (code) => reject(new Error(`soak upstream exited ${code}`)));
     });
   }
 
+  /** SIGKILL: the upstream crashes mid-request. */
   async kill(): Promise<void> {
     const child = this.child;
-    if (child === undefined || child.process.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.process.once('exit', resolve));
-    child.process.kill('SIGKILL');
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
     await exited;
   }
 
   async stop(): Promise<void> {
-    await this.child?.stop();
+    await this.kill();
   }
 }
 

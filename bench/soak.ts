@@ -21,7 +21,7 @@ import { closeClients, malformed, scenarios, slowClient, type FaultKind, type Ou
 
 const CLI = join(resolve(__dirname, '..', '..'), 'bin', 'gatehouse.js');
 const REQUEST_HEADERS_MS = 2_000;
-const WARMUP_MS = 10_000;
+const WARMUP_MS = 30_000;
 /** After a restarted dependency answers again: reconnects, a first failed read, breakers. */
 const RECOVERY_GRACE_MS = 5_000;
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
