@@ -88,6 +88,26 @@ t.test('a connection that never sends a byte is closed once idle, the admin list
   t.match(late, /^HTTP\/1\.1 200 /, 'a request that starts late (but before idle) is served');
 });
 
+t.test('a kept-alive connection waiting between requests is idle, not slow: no 408', async (t) => {
+  const { Listener } = await import('../../gateway/http/listener');
+  const listener = new Listener({ address: '127.0.0.1:0', host: '127.0.0.1', port: 0 }, { request: (_req, res) => res.end('x') },
+    { http2: true, idleTimeout: 5_000, requestHeadersTimeout: 300 });
+  await listener.listen();
+  t.teardown(() => {
+    listener.destroyAll();
+    return listener.stopAccepting();
+  });
+  const text = await new Promise<string>((resolve) => {
+    const socket = net.connect(listener.port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (d: Buffer) => { text += d.toString(); });
+    socket.on('close', () => resolve(text));
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    setTimeout(() => socket.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), 1_200);
+  });
+  t.same([...text.matchAll(/HTTP\/1\.1 (\d+)/g)].map((m) => m[1]), ['200', '200'], 'both requests served');
+});
+
 t.test('a request body that stalls for timeouts.idle ends the request, allowed or refused', async (t) => {
   const up = await startUpstream(t, (req, res) => {
     req.resume();
