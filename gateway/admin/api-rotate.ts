@@ -19,7 +19,7 @@ async function rotate(req: ApiRequest): Promise<ApiReply> {
   // Other processes hear of it through the store; this one need not wait for its own event.
   req.runtime.cache.evict(rotated.previousHash);
   await req.audit('token.rotate', rotated.token.id);
-  return { status: 200, body: { token: tokenView(rotated.token), secret: rotated.secret } };
+  return { status: 200, body: { token: tokenView(rotated.token), secret: rotated.secret, previous_secret_valid_until: rotated.previousUntil } };
 }
 
 export const rotateRoutes: ApiRoutes = {

@@ -25,7 +25,7 @@ export function parseOverlap(value: unknown): number {
  * and nowhere else.
  */
 export async function rotateToken(store: Store, hash: TokenHasher, id: string, overlapMs: number, now = Date.now()):
-Promise<{ token: TokenRecord; secret: string; previousHash: string } | null> {
+Promise<{ token: TokenRecord; secret: string; previousHash: string; previousUntil: string | null } | null> {
   const current = await store.getToken(id);
   if (current === null) return null;
   if (current.disabled) throw new GatehouseError('conflict', { message: `token "${id}" is disabled; enable it before rotating its secret` });
@@ -35,5 +35,5 @@ Promise<{ token: TokenRecord; secret: string; previousHash: string } | null> {
   const secret = generateSecret();
   const until = overlapMs > 0 ? new Date(now + overlapMs).toISOString() : null;
   const token = await store.rotateToken(id, hash(secret), until);
-  return token === null ? null : { token, secret, previousHash: current.hash };
+  return token === null ? null : { token, secret, previousHash: current.hash, previousUntil: until };
 }
