@@ -1,12 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { connect } from 'node:http2';
 import t from 'tap';
+import WebSocket from 'ws';
 import { hostOf, startGateway } from '../helpers/gateway';
 import { bearer, echoClient, startGrpcUpstream, unary } from '../helpers/grpc';
 import { get } from '../helpers/http';
 import { adminCall, within } from '../helpers/ops';
 import { startRedis } from '../helpers/redis';
-import { startUpstream } from '../helpers/upstream';
+import { startUpstream, startWsUpstream } from '../helpers/upstream';
 
 /** SPEC §6: every answered request counts once, within 5 seconds. */
 const COUNTED_WITHIN_MS = 5_000;
@@ -38,40 +39,50 @@ t.test('usage: summed over two replicas, by status class and listener, with byte
     req.on('end', () => res.end(ANSWER));
   });
   const rpc = await startGrpcUpstream(t);
+  const chat = await startWsUpstream(t);
   const options = {
     store: { driver: 'redis' as const, url: redis.url },
     deployments: [
       { name: 'guarded', access: 'protected' as const, upstreams: [up.url] },
       { name: 'other', access: 'protected' as const, upstreams: [up.url] },
       { name: 'iris', access: 'protected' as const, protocol: 'grpc' as const, upstreams: [rpc.url] },
+      { name: 'chat', access: 'protected' as const, upstreams: [chat.url] },
     ],
   };
   const a = await startGateway(t, options);
   const b = await startGateway(t, options);
   const dev = await a.mint({ developer: true });
-  const caller = await a.mint({ user: ['guarded', 'iris'], developer: true });
+  const caller = await a.mint({ user: ['guarded', 'iris', 'chat'], developer: true });
   const bystander = await a.mint({ user: ['guarded'] });
   const api = (path: string) => adminCall(a.admin, dev.secret, 'GET', path);
   const send = (gw: typeof a, host: string, secret: string, body?: string) =>
     get(gw.external + '/x', { host, authorization: `Bearer ${secret}` }, body === undefined ? {} : { method: 'POST', body });
 
   const before = await redis.commandStats();
-  for (let i = 0; i < 10; i++) t.equal((await send(a, hostOf('guarded'), caller.secret, 'y'.repeat(100))).status, 200);
-  for (let i = 0; i < 10; i++) t.equal((await send(b, hostOf('guarded'), caller.secret)).status, 200);
+  for (let i = 0; i < 20; i++) t.equal((await send(a, hostOf('guarded'), caller.secret, 'y'.repeat(100))).status, 200);
+  for (let i = 0; i < 20; i++) t.equal((await send(b, hostOf('guarded'), caller.secret)).status, 200);
+  const burst = await redis.commandStats();
+  // At most one pipelined batch per replica per flush (3 counters and an expiry for this one kind of request).
+  const burstWrites = ['hincrby', 'expire', 'eval', 'set', 'hset'].reduce((n, c) => n + (burst.get(c) ?? 0) - (before.get(c) ?? 0), 0);
+  t.ok(burstWrites < 40, `${burstWrites} store writes for 40 requests: counts go in batches`);
   t.equal((await send(b, hostOf('other'), caller.secret)).status, 403, 'refused with a known token: counted as 4xx');
   t.equal((await send(b, hostOf('guarded'), bystander.secret)).status, 200, 'another token');
   t.equal(await h2Post(a.external, hostOf('guarded'), caller.secret, 'z'.repeat(50)), 200);
   const client = echoClient(t, b.externalPort, hostOf('iris'), { tls: false });
   t.equal((await unary(client, { text: 'hello' }, bearer(caller.secret))).code, grpc.status.OK);
   t.equal((await adminCall(b.admin, caller.secret, 'GET', '/v1/whoami')).status, 200, 'the admin listener counts too');
-  const during = await redis.commandStats();
-  const writes = ['hincrby', 'eval', 'set', 'hset', 'multi', 'exec'].reduce((n, c) => n + (during.get(c) ?? 0) - (before.get(c) ?? 0), 0);
-  t.ok(writes < 24, `${writes} store writes for 24 requests: counts go in batches`);
+  const ws = new WebSocket(`ws://127.0.0.1:${a.externalPort}/chat`, { headers: { host: hostOf('chat'), authorization: `Bearer ${caller.secret}` } });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  const echoed = new Promise((resolve) => ws.once('message', resolve));
+  ws.send('w'.repeat(200));
+  await echoed;
+  ws.close();
+  await new Promise((resolve) => ws.once('close', resolve));
 
   const expected = {
-    requests: 24,
-    by_status: { '2xx': 23, '4xx': 1 },
-    by_listener: { external: 23, admin: 1 },
+    requests: 45,
+    by_status: { '1xx': 1, '2xx': 43, '4xx': 1 },
+    by_listener: { external: 44, admin: 1 },
   };
   let usage: Usage | undefined;
   const took = await within(COUNTED_WITHIN_MS + 2_000, async () => {
@@ -83,8 +94,9 @@ t.test('usage: summed over two replicas, by status class and listener, with byte
   t.equal(usage.token_id, caller.token.id);
   t.same(Object.fromEntries(Object.entries(usage.by_status).map(([k, v]) => [k, v.requests])), expected.by_status);
   t.same(Object.fromEntries(Object.entries(usage.by_listener).map(([k, v]) => [k, v.requests])), expected.by_listener);
-  t.ok(usage.bytes_in >= 10 * 100 + 50 && usage.bytes_in < 10 * 100 + 50 + 100, `request bodies (HTTP/1, HTTP/2, gRPC): ${usage.bytes_in} bytes in`);
-  t.ok(usage.bytes_out >= 21 * ANSWER.length, `response bodies: ${usage.bytes_out} bytes out`);
+  t.ok(usage.bytes_in >= 20 * 100 + 50 + 200 && usage.bytes_in < 20 * 100 + 50 + 200 + 100, `request bodies (HTTP/1, HTTP/2, gRPC, WebSocket): ${usage.bytes_in} bytes in`);
+  t.ok(usage.by_status['1xx'].bytes_out >= 200, 'the WebSocket: what the upstream sent back');
+  t.ok(usage.bytes_out >= 41 * ANSWER.length, `response bodies: ${usage.bytes_out} bytes out`);
   t.equal(usage.by_status['4xx'].bytes_out, 0, 'a refusal forwards nothing');
   const since = Date.parse(usage.since);
   t.ok(Math.abs(since - (Date.now() - 86_400_000)) < 120_000, 'the default window is the last 24 hours');
@@ -94,9 +106,9 @@ t.test('usage: summed over two replicas, by status class and listener, with byte
 
   const later = (await api(`/v1/tokens/${caller.token.id}/usage?since=${encodeURIComponent(new Date(Date.now() + 60_000 - (Date.now() % 60_000)).toISOString().replace(/\.\d+Z$/, 'Z'))}`));
   t.equal(later.status, 400, 'a since in the future is refused');
-  t.equal((await api(`/v1/tokens/${caller.token.id}/usage?since=5m`)).json<{ usage: Usage }>().usage.requests, 24, 'since as a duration back from now');
+  t.equal((await api(`/v1/tokens/${caller.token.id}/usage?since=5m`)).json<{ usage: Usage }>().usage.requests, 45, 'since as a duration back from now');
   const explicit = (await api(`/v1/tokens/${caller.token.id}/usage?since=2000-01-01T00:00:00Z`)).json<{ usage: Usage }>().usage;
-  t.equal(explicit.requests, 24, 'since before the retention: the whole retention');
+  t.equal(explicit.requests, 45, 'since before the retention: the whole retention');
   t.ok(Date.parse(explicit.since) > Date.parse('2000-01-02T00:00:00Z'), 'and the answer says where it starts');
   for (const bad of ['yesterday', '2026-13-45T00:00:00Z', '1700000000']) {
     const res = await api(`/v1/tokens/${caller.token.id}/usage?since=${bad}`);
