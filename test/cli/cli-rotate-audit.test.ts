@@ -40,6 +40,12 @@ t.test('token rotate and audit list, with --config (actor local) and through the
   t.match(unknown.stderr, /no token with id "tok_nope"/);
   t.equal(missing.code, 2);
 
+  for (const args of [
+    ['deployment', 'apply', 'extra', '--access', 'public', '--upstream', up.url],
+    ['deployment', 'apply', 'extra', '--access', 'private'],
+    ['deployment', 'delete', 'extra'],
+    ['token', 'create', '--name', 'temp', '--developer'],
+  ]) t.equal((await cli(...args, ...config)).code, 0, args.join(' '));
   t.equal((await cli('login', '--api-token', dev.secret, '--endpoint', gw.admin)).code, 0);
   const viaApi = await cli('token', 'rotate', user.token.id, '--json');
   t.equal(viaApi.code, 0, viaApi.stderr);
@@ -58,10 +64,15 @@ t.test('token rotate and audit list, with --config (actor local) and through the
   ]);
   t.equal(listed.code, 0, listed.stderr);
   const events = (JSON.parse(listed.stdout) as { events: { action: string; target: string; actor: { token_id: string | null; user: string } }[] }).events;
-  t.same(events.map((e) => [e.action, e.actor]), [
-    ['token.rotate', { token_id: dev.token.id, user: 'carol' }],
-    ['token.rotate', { token_id: null, user: 'local' }],
-  ], 'newest first: the API rotation by carol, the --config one by local');
+  const byLocal = { token_id: null, user: 'local' };
+  t.same(events.map((e) => [e.action, e.target, e.actor]), [
+    ['token.rotate', user.token.id, { token_id: dev.token.id, user: 'carol' }],
+    ['token.create', events[1]?.target, byLocal],
+    ['deployment.delete', 'extra', byLocal],
+    ['deployment.patch', 'extra', byLocal],
+    ['deployment.put', 'extra', byLocal],
+    ['token.rotate', user.token.id, byLocal],
+  ], 'newest first: the API rotation by carol, the --config changes by local');
   t.notOk(listed.stdout.includes(secret) || listed.stdout.includes(answer.secret), 'no secret in an event');
   t.equal(page.code, 0, page.stderr);
   t.match(page.stdout, /^TIME\s+ACTION\s+TARGET\s+USER\s+TOKEN\s+CLIENT\s+REQUEST\n.*token\.rotate\s+tok_\w+\s+carol/);
