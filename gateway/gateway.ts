@@ -56,7 +56,13 @@ export class Gateway {
     const cache = new TokenCache(store, config.cache, metrics.cacheObserver());
     const limiter = new FailedAuthLimiter(config.failedAuth.perMinute);
     const lastUsed = new LastUsedRecorder(store, (err) => log.warn({ err }, 'could not record token last use'));
-    const usage = new UsageRecorder(store, (err) => log.warn({ err }, 'could not record token usage; counts kept for the next flush'));
+    let lastUsageError = 0;
+    const usage = new UsageRecorder(store, (err) => {
+      // A flush every 2 s would log an outage 30 times a minute; the counts are kept meanwhile.
+      if (Date.now() - lastUsageError < 60_000) return;
+      lastUsageError = Date.now();
+      log.warn({ err }, 'could not record token usage; counts are kept for the next flush');
+    });
     const decider = new Decider(cache, memoizedHasher(tokenHasher(config.tokens.pepper)), limiter, lastUsed);
     // Watch before the first read, so a change made in between is not missed.
     let gateway: Gateway | undefined;
