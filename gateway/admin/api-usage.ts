@@ -1,10 +1,10 @@
+import { RFC3339 } from '../auth/token-service';
 import { parseDuration } from '../config/duration';
 import { GatehouseError } from '../errors';
 import { USAGE_RETENTION_MS, type UsageCount } from '../store/types';
 import type { ApiReply, ApiRequest, ApiRoutes } from './api-types';
 
 const DEFAULT_SINCE_MS = 86_400_000;
-const RFC3339 = /^\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$/;
 
 interface Totals { requests: number; bytes_in: number; bytes_out: number }
 
