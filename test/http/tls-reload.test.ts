@@ -27,16 +27,21 @@ function makePair(serial: number): Pair {
 
 const [A, B, C, D] = [0x1a01, 0x1b02, 0x1c03, 0x1d04].map(makePair);
 
-/** The serial of the certificate a new TLS connection gets. */
-function servedSerial(port: number): Promise<number> {
+/** The serial of the certificate a new TLS connection gets, and the protocol ALPN chose. */
+function served(port: number, alpn = ['http/1.1']): Promise<{ serial: number; protocol: string | false | null }> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
+    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, ALPNProtocols: alpn }, () => {
       const serial = parseInt(socket.getPeerCertificate().serialNumber, 16);
+      const protocol = socket.alpnProtocol;
       socket.end();
-      resolve(serial);
+      resolve({ serial, protocol });
     });
     socket.once('error', reject);
   });
+}
+
+async function servedSerial(port: number): Promise<number> {
+  return (await served(port)).serial;
 }
 
 /** A request on a kept-alive connection: its status, whether the socket was reused, and that socket's serial. */
@@ -102,6 +107,7 @@ t.test('a Secret volume update reaches new connections within seconds; open ones
   t.ok(after !== null, 'new connections get the new certificate within 5 s of the change');
   t.comment(`watch: the new certificate served ${String(after)} ms after the ..data swap`);
   t.same(await onAgent(agent, port, hostOf('open')), { status: 200, reused: true, serial: A.serial }, 'the connection opened before keeps working on its pair');
+  t.same(await served(port, ['h2', 'http/1.1']), { serial: B.serial, protocol: 'h2' }, 'ALPN still offers h2 with the new pair');
   t.ok(gw.logs.some((l) => l.msg === 'TLS certificate reloaded' && l.serial === B.serial.toString(16).toUpperCase()), 'the reload is logged with the serial');
 
   const refusal = async (path: string): Promise<Record<string, unknown> | undefined> => {
