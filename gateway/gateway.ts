@@ -2,6 +2,7 @@ import { Decider } from './auth/decide';
 import { FailedAuthLimiter } from './auth/failed-auth-limiter';
 import { LastUsedRecorder } from './auth/last-used';
 import { TokenCache } from './auth/token-cache';
+import { UsageRecorder } from './auth/usage';
 import { memoizedHasher, tokenHasher } from './auth/token-hash';
 import { loadConfig } from './config/load';
 import type { GatehouseConfig, ListenerKind } from './config/schema';
@@ -12,6 +13,7 @@ import { h2HttpHandler, isGrpc } from './http/h2-adapter';
 import { http1Handler } from './http/http1-adapter';
 import { Listener } from './http/listener';
 import { StreamPacer } from './http/stream-pacer';
+import { CertificateReloader } from './http/tls-reload';
 import { upgradeHandler } from './http/websocket';
 import { grpcHandler } from './grpc/grpc-adapter';
 import { createLogger, type Logger } from './log';
@@ -34,6 +36,7 @@ export class Gateway {
   readonly listeners: { readonly kind: ListenerKind; readonly listener: Listener }[] = [];
   private readonly lastUsed: LastUsedRecorder;
   private readonly limiter: FailedAuthLimiter;
+  private certificates: CertificateReloader | undefined;
 
   private constructor(readonly runtime: Runtime, lastUsed: LastUsedRecorder, limiter: FailedAuthLimiter) {
     this.lastUsed = lastUsed;
@@ -57,6 +60,13 @@ export class Gateway {
     const cache = new TokenCache(store, config.cache, metrics.cacheObserver());
     const limiter = new FailedAuthLimiter(config.failedAuth.perMinute);
     const lastUsed = new LastUsedRecorder(store, (err) => log.warn({ err }, 'could not record token last use'));
+    let lastUsageError = 0;
+    const usage = new UsageRecorder(store, (err) => {
+      // A flush every 2 s would log an outage 30 times a minute; the counts are kept meanwhile.
+      if (Date.now() - lastUsageError < 60_000) return;
+      lastUsageError = Date.now();
+      log.warn({ err }, 'could not record token usage; counts are kept for the next flush');
+    });
     const decider = new Decider(cache, memoizedHasher(tokenHasher(config.tokens.pepper)), limiter, lastUsed);
     // Watch before the first read, so a change made in between is not missed.
     let gateway: Gateway | undefined;
@@ -69,7 +79,7 @@ export class Gateway {
       log.error({ err }, 'could not read stored Deployments; serving config-managed ones until the store answers');
       return [];
     });
-    const runtime = new Runtime(config, new RouteTable(config, stored), store, cache, decider, log, metrics);
+    const runtime = new Runtime(config, new RouteTable(config, stored), store, cache, decider, log, metrics, usage);
     gateway = new Gateway(runtime, lastUsed, limiter);
     if (missed) gateway.onStoreEvent({ kind: 'reset' });
     try {
@@ -80,6 +90,8 @@ export class Gateway {
       await gateway.close();
       throw err;
     }
+    gateway.certificates = new CertificateReloader(gateway.listeners, log);
+    gateway.certificates.watch();
     log.info({ listeners: gateway.listeners.map((l) => ({ kind: l.kind, address: `${l.listener.config.host}:${l.listener.port}` })) }, 'gatehouse started');
     return gateway;
   }
@@ -137,9 +149,13 @@ export class Gateway {
     return found.listener.port;
   }
 
-  /** Re-reads the config file. An invalid one throws and leaves the running config in place. */
+  /**
+   * Re-reads the config file and the listeners' certificates (SIGHUP). An invalid
+   * config throws and leaves the running one in place; certificates reload either way.
+   */
   async reload(): Promise<GatehouseConfig> {
     const { runtime } = this;
+    this.certificates?.reload();
     const next = loadConfig(runtime.config.source);
     // Sockets, the store connection and the token hash (pepper) are set up once at start: say so rather than ignore a change.
     for (const key of ['listeners', 'store', 'tokens'] as const) {
@@ -195,8 +211,10 @@ export class Gateway {
   }
 
   private async close(): Promise<void> {
+    this.certificates?.close();
     for (const { listener } of this.listeners) listener.destroyAll();
     await this.lastUsed.close();
+    await this.runtime.usage.close();
     for (const route of this.runtime.routes.routes()) {
       route.upstreams.destroy();
       route.grpcUpstreams?.destroy();

@@ -1,7 +1,7 @@
-import { TOKEN_PREFIX } from '../auth/token-format';
 import { parseDuration } from '../config/duration';
 import { table, parse, required, UsageError, CommandError } from './args';
 import { backendFor } from './backend';
+import { tokenId } from './token-id';
 
 export const TOKEN_HELP = `Usage: gatehouse token <command> [flags]
 
@@ -11,6 +11,8 @@ Commands:
                        Creates a token and prints its secret (shown only this once).
   list [--json] [--config FILE]
   delete ID [--config FILE]
+  rotate ID [--overlap 10m] [--json] [--config FILE]
+                       Gives the token a new secret; the old one works for the overlap.
 
 With --config FILE the command acts on that config's store directly (how the
 first developer token is made); without it, on the admin API of the current
@@ -23,11 +25,12 @@ export async function tokenCommand(argv: string[]): Promise<number> {
     case 'create': return create(rest);
     case 'list': return list(rest);
     case 'delete': return remove(rest);
+    case 'rotate': return (await import('./token-rotate-command')).rotateCommand(rest);
     case undefined: case '--help': case '-h': case 'help':
       (sub === undefined ? process.stderr : process.stdout).write(TOKEN_HELP);
       return sub === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown token command "${sub}" (expected create, list or delete)`);
+      throw new UsageError(`unknown token command "${sub}" (expected create, list, delete or rotate)`);
   }
 }
 
@@ -116,19 +119,6 @@ async function remove(argv: string[]): Promise<number> {
   } finally {
     await backend.close();
   }
-}
-
-/**
- * The ID argument of a command on one token. A secret pasted in its place is
- * refused before it goes anywhere (an API URL, a log), and never quoted back.
- */
-function tokenId(value: string | undefined, command: string): string {
-  if (!value) throw new UsageError(`missing token ID: gatehouse token ${command} ID`);
-  if (value.startsWith(TOKEN_PREFIX)) {
-    throw new CommandError('that looks like a token secret, not a token id (ids start with tok_; see `gatehouse token list`). '
-      + 'It was not sent anywhere; if it was shared by mistake, delete or rotate that token.');
-  }
-  return value;
 }
 
 function help(): number {

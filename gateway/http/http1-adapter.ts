@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { PassThrough, type Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { Allowed, whenDecided, type Decision } from '../auth/decide';
 import { GatehouseError, REFUSALS } from '../errors';
@@ -8,6 +7,7 @@ import type { Runtime } from '../runtime';
 import { endStalledBody } from './body-stall';
 import { isReplayed } from './declined-upgrade';
 import { clientAddress } from './client-address';
+import { CountedBody } from './counted-body';
 import { forward, type ResponseSink } from './forward';
 import { downstreamHeaders, forwardContext, hasFields, upstreamHeaders } from './forward-headers';
 import { refusalResponse } from './refusal';
@@ -78,10 +78,12 @@ function proceed(runtime: Runtime, req: IncomingMessage, res: ServerResponse, si
       body,
       upstreams: route.upstreams,
       sink,
-      done: (status, outcome) => {
+      done: (status, outcome, bytesOut) => {
         runtime.inflight--;
         if (outcome !== 'ok') line.reason = outcome;
         line.status = status;
+        line.bytes_in = body === null ? 0 : body.bytes;
+        line.bytes_out = bytesOut;
         runtime.record(line, startedAt);
       },
     });
@@ -124,9 +126,9 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-function bodyOf(req: IncomingMessage): Readable | null {
+function bodyOf(req: IncomingMessage): CountedBody | null {
   if (!hasBody(req)) return null;
-  const body = new PassThrough({ highWaterMark: 64 * 1024 });
+  const body = new CountedBody({ highWaterMark: 64 * 1024 });
   req.pipe(body);
   return body;
 }
