@@ -146,7 +146,7 @@ export function validateConfig(raw: unknown, source: string, env: NodeJS.Process
   });
 
   const workersRaw = top.workers ?? 'auto';
-  const workers = readWorkers(typeof workersRaw === 'object' ? JSON.stringify(workersRaw) : r.string(workersRaw, 'workers'), 'workers');
+  const workers = readWorkers(typeof workersRaw === 'string' || typeof workersRaw === 'number' ? r.string(workersRaw, 'workers') : JSON.stringify(workersRaw), 'workers');
 
   const shutdownRaw = r.object(top.shutdown ?? {}, 'shutdown', ['grace']);
   const shutdown = { grace: shutdownRaw.grace === undefined ? 30_000 : r.duration(shutdownRaw.grace, 'shutdown.grace') };

@@ -35,13 +35,20 @@ interface Collection {
  * workers, restarts one that dies, relays between them (reloads, failed-auth
  * counts, metrics) and serves no request itself.
  *
- * node:cluster rather than SO_REUSEPORT: the supervisor holds each listening
- * socket and hands connections to the workers, so a listener on port 0 is one
- * port for all of them, a taken port fails the start instead of being shared
- * with whichever process of the same user bound it with SO_REUSEPORT, and
- * connections waiting in the queue of a worker that dies are not reset (the
- * kernel does not move them to the other SO_REUSEPORT sockets). The price, one
- * IPC message per new connection, is paid per connection, not per request.
+ * node:cluster rather than SO_REUSEPORT: the supervisor binds each listener
+ * once and the workers share that socket, so a listener on port 0 is one port
+ * for all of them, and a taken port fails the start instead of being silently
+ * shared with another process of the same user that set SO_REUSEPORT. With
+ * SO_REUSEPORT, connections waiting in a dead worker's own queue are reset.
+ *
+ * SCHED_NONE rather than cluster's default round robin: with round robin the
+ * supervisor accepts every connection and passes it to a worker over IPC, and a
+ * connection passed to a worker as it died stays open in the supervisor with
+ * nobody reading it (the client hangs; seen in the kill -9 test). With
+ * SCHED_NONE each worker accepts from the shared queue itself: one that dies
+ * takes only its own connections with it, and the supervisor is off the
+ * connection path. The balance is the kernel's (whichever worker is free
+ * accepts); the benchmark's two-worker row shows it.
  */
 export class Supervisor {
   private readonly slots: Slot[];
@@ -61,6 +68,8 @@ export class Supervisor {
 
   /** Forks every worker; resolves with the listeners once all listen, rejects with the first failure (no worker left running). */
   async start(): Promise<BoundListeners> {
+    // Read at the first fork; NODE_CLUSTER_SCHED_POLICY in the environment would otherwise decide.
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
     const ready = new Promise<BoundListeners>((resolve, reject) => {
       this.onReady = resolve;
       this.onStartFailure = (message) => reject(new Error(message));
