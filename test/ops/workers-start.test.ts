@@ -1,0 +1,43 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import t from 'tap';
+import { spawnGateway, writeConfig } from '../helpers/gateway';
+import { runCli } from '../helpers/cli';
+import { within } from '../helpers/ops';
+import { listenOn } from '../helpers/ports';
+import { alive, childPids } from '../helpers/workers';
+
+/** Processes whose command line names this config file: a supervisor's or its workers'. */
+function processesOf(file: string): number[] {
+  try {
+    return execFileSync('pgrep', ['-f', file], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+t.test('a listener that cannot bind: serve exits 1 naming it, and no worker is left', async (t) => {
+  const taken = await listenOn();
+  t.teardown(() => new Promise((r) => taken.close(r)));
+  const port = (taken.address() as { port: number }).port;
+  const { file } = writeConfig({ deployments: [], extra: { workers: 2 } });
+  // The admin listener comes last: the external and internal ones are bound by then, in both workers.
+  const text = readFileSync(file, 'utf8').replace(/admin:\n(\s+)- address: 127\.0\.0\.1:0/, `admin:\n$1- address: 127.0.0.1:${port}`);
+  writeFileSync(file, text);
+  const run = await runCli(['serve', '--config', file], {});
+  t.equal(run.code, 1, 'exit 1');
+  t.match(run.stderr, new RegExp(`^gatehouse: listeners\\.admin\\[0\\]: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`), 'names the listener');
+  t.equal(run.stderr.split('\n').filter(Boolean).length, 1, 'one line, not one per worker');
+  t.same(processesOf(file), [], 'no worker outlives it');
+});
+
+t.test('a supervisor killed with SIGKILL takes its workers with it', async (t) => {
+  const { file } = writeConfig({ deployments: [], extra: { workers: 2 } });
+  const gw = await spawnGateway(t, file);
+  const workers = childPids(gw.child.pid ?? 0);
+  t.equal(workers.length, 2);
+  gw.child.kill('SIGKILL');
+  await gw.exited;
+  const gone = await within(5_000, async () => workers.every((pid) => !alive(pid)));
+  t.ok(gone !== null, `the workers exit when their supervisor is gone (${String(gone)} ms)`);
+});
