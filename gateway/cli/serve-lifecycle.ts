@@ -4,7 +4,7 @@ import type { Gateway } from '../gateway';
 import type { Logger } from '../log';
 import { gcOnMainThreadIfOneCpu, usableCpus } from './single-cpu-gc';
 
-/** What a serving process (alone, or one worker) does on its way up, on a reload and on the way down. */
+// What a serving process, alone or as one of several workers, does on its way up, on a reload and on the way down.
 
 /** Decided in each process, a worker too: the flags apply to the heap of the process that sets them. */
 export function startupGc(log: Logger): void {
