@@ -162,7 +162,7 @@ export class Supervisor {
       return;
     }
     slot.failures = Date.now() - slot.startedAt < HEALTHY_AFTER_MS ? slot.failures + 1 : 0;
-    const delay = Math.min(MAX_RESTART_MS, FIRST_RESTART_MS * 2 ** Math.max(0, slot.failures - 1));
+    const delay = Math.min(MAX_RESTART_MS, FIRST_RESTART_MS * 2 ** slot.failures);
     this.log.error({ slot: slot.n, pid: worker.process.pid, code, signal, restart_in_ms: delay }, `worker ${slot.n} died; restarting it`);
     slot.restart = setTimeout(() => this.fork(slot), delay);
   }
