@@ -4,7 +4,7 @@ import type { GatehouseConfig } from '../config/schema';
 import { checkTlsFiles } from '../config/tls-files';
 import { readWorkers } from '../config/validate';
 import { Gateway } from '../gateway';
-import { createLogger, type Logger } from '../log';
+import { createLogger } from '../log';
 import { Supervisor } from '../workers/supervisor';
 import { runWorker, workerSlot } from '../workers/worker';
 import { workerCount } from '../workers/worker-count';
@@ -59,7 +59,7 @@ export async function serve(argv: string[]): Promise<number> {
   };
   // One worker is one process, as before workers existed: no supervisor in between.
   if (workers === 1) return serveAlone(config, started);
-  return supervise(file, text, workers, createLogger(config.log.level).child({ worker: 0 }), started);
+  return supervise(new Supervisor(file, text, workers, config.shutdown.grace, createLogger(config.log.level).child({ worker: 0 })), started);
 }
 
 async function serveAlone(config: GatehouseConfig, started: (reload: () => void) => void): Promise<number> {
@@ -70,8 +70,8 @@ async function serveAlone(config: GatehouseConfig, started: (reload: () => void)
   return servedUntilSignal(gateway, log);
 }
 
-async function supervise(file: string, text: string, workers: number, log: Logger, started: (reload: () => void) => void): Promise<number> {
-  const supervisor = new Supervisor(file, text, workers, log);
+async function supervise(supervisor: Supervisor, started: (reload: () => void) => void): Promise<number> {
+  const { log } = supervisor;
   let stopping: Promise<number> | undefined;
   const stop = (signal: string): Promise<number> => (stopping ??= supervisor.stop(signal));
   const signalled = new Promise<number>((resolve) => {
@@ -80,7 +80,7 @@ async function supervise(file: string, text: string, workers: number, log: Logge
   });
   try {
     const listeners = await supervisor.start();
-    log.info({ workers, listeners }, 'gatehouse started');
+    log.info({ workers: supervisor.workers, listeners }, 'gatehouse started');
   } catch (err) {
     if (stopping) return stopping;
     process.stderr.write(`gatehouse: ${(err as Error).message}\n`);

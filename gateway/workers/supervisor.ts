@@ -12,6 +12,7 @@ const FIRST_RESTART_MS = 100;
 /** The longest wait before a restart: with the worker's own start it stays within SPEC §4's five seconds. */
 const MAX_RESTART_MS = 2_000;
 const COLLECT_TIMEOUT_MS = 3_000;
+const STUCK_MARGIN_MS = 5_000;
 
 interface Slot {
   readonly n: number;
@@ -61,9 +62,14 @@ export class Supervisor {
   private onReady: ((listeners: BoundListeners) => void) | undefined;
   private readyCount = 0;
 
-  constructor(private readonly file: string, text: string, count: number, private readonly log: Logger) {
+  /** `grace`: `shutdown.grace`; a worker still running this long after SIGTERM (plus a margin) is killed. */
+  constructor(private readonly file: string, text: string, count: number, private readonly grace: number, readonly log: Logger) {
     this.text = text;
     this.slots = Array.from({ length: count }, (_, i) => ({ n: i + 1, worker: undefined, startedAt: 0, failures: 0, restart: undefined }));
+  }
+
+  get workers(): number {
+    return this.slots.length;
   }
 
   /** Forks every worker; resolves with the listeners once all listen, rejects with the first failure (no worker left running). */
@@ -111,7 +117,12 @@ export class Supervisor {
       exits.push(exitOf(worker));
       worker.process.kill('SIGTERM');
     }
+    // Each worker bounds its own drain by the grace; this only catches one that is stuck.
+    const stuck = setTimeout(() => {
+      for (const slot of this.slots) slot.worker?.process.kill('SIGKILL');
+    }, this.grace + STUCK_MARGIN_MS);
     const codes = await Promise.all(exits);
+    clearTimeout(stuck);
     const clean = codes.every((code) => code === 0);
     this.log.info({ clean }, 'stopped');
     return clean ? 0 : 1;
