@@ -94,14 +94,18 @@ export class Supervisor {
   /** SIGHUP: a new config goes to every worker only if it is valid here; each worker checks it again as it applies it. */
   reload(): void {
     let text: string;
+    let level: string;
     try {
       text = readConfigFile(this.file);
-      checkTlsFiles(parseConfig(text, this.file));
+      const config = parseConfig(text, this.file);
+      checkTlsFiles(config);
+      level = config.log.level;
     } catch (err) {
       this.log.error({ err: err instanceof ConfigError ? err.message : err }, 'config reload refused; keeping the running config');
       return;
     }
     this.text = text;
+    this.log.level = level;
     this.broadcast({ type: 'gatehouse:reload', text });
   }
 
