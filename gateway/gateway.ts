@@ -10,6 +10,7 @@ import { h2HttpHandler, isGrpc } from './http/h2-adapter';
 import { http1Handler } from './http/http1-adapter';
 import { Listener } from './http/listener';
 import { StreamPacer } from './http/stream-pacer';
+import { CertificateReloader } from './http/tls-reload';
 import { upgradeHandler } from './http/websocket';
 import { grpcHandler } from './grpc/grpc-adapter';
 import { createLogger, type Logger } from './log';
@@ -35,6 +36,7 @@ export class Gateway {
   readonly listeners: { readonly kind: ListenerKind; readonly listener: Listener }[] = [];
   private readonly lastUsed: LastUsedRecorder;
   private readonly limiter: FailedAuthLimiter;
+  private certificates: CertificateReloader | undefined;
 
   private constructor(readonly runtime: Runtime, lastUsed: LastUsedRecorder, limiter: FailedAuthLimiter) {
     this.lastUsed = lastUsed;
@@ -83,6 +85,8 @@ export class Gateway {
       await gateway.close();
       throw err;
     }
+    gateway.certificates = new CertificateReloader(gateway.listeners, log);
+    gateway.certificates.watch();
     // A worker's start is one of several: its supervisor says when the host has started.
     log.info({ listeners: gateway.boundListeners() }, link ? 'worker started' : 'gatehouse started');
     return gateway;
@@ -130,11 +134,14 @@ export class Gateway {
   }
 
   /**
-   * Re-reads the config file, or applies `next` (a worker gets the config its supervisor
-   * accepted). An invalid one throws and leaves the running config in place.
+   * Re-reads the config file (or applies `given`: a worker gets the config its supervisor
+   * accepted) and the listeners' certificates (SIGHUP). An invalid config throws and leaves
+   * the running one in place; certificates reload either way.
    */
-  async reload(next: GatehouseConfig = loadConfig(this.runtime.config.source)): Promise<GatehouseConfig> {
+  async reload(given?: GatehouseConfig): Promise<GatehouseConfig> {
     const { runtime } = this;
+    this.reloadCertificates();
+    const next = given ?? loadConfig(runtime.config.source);
     // Sockets, processes, the store connection and the token hash (pepper) are set up once at start: say so rather than ignore a change.
     for (const key of ['listeners', 'workers', 'store', 'tokens'] as const) {
       if (JSON.stringify(next[key]) !== JSON.stringify(runtime.config[key])) runtime.log.warn({ key }, `${key} changed in the config: restart the process to apply`);
@@ -144,6 +151,11 @@ export class Gateway {
     this.limiter.setLimit(next.failedAuth.perMinute);
     runtime.log.level = next.log.level;
     return next;
+  }
+
+  /** Re-reads the listeners' certificates; a bad pair is refused and the old one kept. */
+  reloadCertificates(): void {
+    this.certificates?.reload();
   }
 
   private *storedDeployments() {
@@ -189,6 +201,7 @@ export class Gateway {
   }
 
   private async close(): Promise<void> {
+    this.certificates?.close();
     for (const { kind, listener } of this.listeners) {
       if (kind === 'admin') void listener.stopAccepting();
       listener.destroyAll();

@@ -19,6 +19,7 @@ export function reloadLogged(gateway: Gateway, log: Logger, next?: () => Gatehou
     config = next?.();
   } catch (err) {
     log.error({ err: err instanceof ConfigError ? err.message : err }, 'config reload refused; keeping the running config');
+    gateway.reloadCertificates();
     return;
   }
   gateway.reload(config).then(

@@ -25,7 +25,8 @@ export type FromWorker =
 /** What a supervisor tells a worker. */
 export type FromSupervisor =
   | { type: 'gatehouse:config'; text: string }
-  | { type: 'gatehouse:reload'; text: string }
+  /** null: the file was refused; the certificates are re-read all the same (SIGHUP does both). */
+  | { type: 'gatehouse:reload'; text: string | null }
   | { type: 'gatehouse:failed-auth'; counts: FailureCounts }
   | { type: 'gatehouse:metrics-json?'; id: number }
   /** null: the host's metrics could not be collected. */

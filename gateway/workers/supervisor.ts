@@ -2,7 +2,6 @@ import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import { ConfigError } from '../config/env';
 import { parseConfig, readConfigFile } from '../config/load';
-import { checkTlsFiles } from '../config/tls-files';
 import type { Logger } from '../log';
 import { WORKER_ENV, isOurs, type BoundListeners, type FromSupervisor, type FromWorker, type MetricsJson } from './messages';
 
@@ -91,17 +90,19 @@ export class Supervisor {
     }
   }
 
-  /** SIGHUP: a new config goes to every worker only if it is valid here; each worker checks it again as it applies it. */
+  /**
+   * SIGHUP: a new config goes to every worker only if it is valid here (each worker checks it
+   * again as it applies it); either way every worker re-reads its listeners' certificates.
+   */
   reload(): void {
     let text: string;
     let level: string;
     try {
       text = readConfigFile(this.file);
-      const config = parseConfig(text, this.file);
-      checkTlsFiles(config);
-      level = config.log.level;
+      level = parseConfig(text, this.file).log.level;
     } catch (err) {
       this.log.error({ err: err instanceof ConfigError ? err.message : err }, 'config reload refused; keeping the running config');
+      this.broadcast({ type: 'gatehouse:reload', text: null });
       return;
     }
     this.text = text;

@@ -12,7 +12,7 @@ const METRICS_TIMEOUT_MS = 5_000;
  */
 export class WorkerLink {
   private onConfig: ((text: string) => void) | undefined;
-  private onReload: ((text: string) => void) | undefined;
+  private onReload: ((text: string | null) => void) | undefined;
   private limiter: HostFailedAuthLimiter | undefined;
   private registry: Registry | undefined;
   private readonly scrapes = new Map<number, (text: string | Error) => void>();
@@ -44,8 +44,8 @@ export class WorkerLink {
     });
   }
 
-  /** Called with the new config text on every reload the supervisor accepted. */
-  reloads(apply: (text: string) => void): void {
+  /** Called on every SIGHUP the supervisor passes on: with the new config text, or null when it refused the file. */
+  reloads(apply: (text: string | null) => void): void {
     this.onReload = apply;
   }
 

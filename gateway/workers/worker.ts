@@ -27,7 +27,7 @@ export async function runWorker(file: string, slot: number): Promise<number> {
     const log = createLogger(config.log.level).child({ worker: slot });
     startupGc(log);
     const gateway = await Gateway.start(config, { logger: log, workers: link });
-    link.reloads((text) => reloadLogged(gateway, log, () => parseConfig(text, file)));
+    link.reloads((text) => (text === null ? gateway.reloadCertificates() : reloadLogged(gateway, log, () => parseConfig(text, file))));
     link.ready(gateway.boundListeners());
     code = await servedUntilSignal(gateway, log);
   } catch (err) {
