@@ -16,6 +16,8 @@ const STUCK_MARGIN_MS = 5_000;
 interface Slot {
   readonly n: number;
   worker: Worker | undefined;
+  /** The worker listens (and answers the supervisor's messages). */
+  ready: boolean;
   startedAt: number;
   /** Deaths in a row, each within HEALTHY_AFTER_MS of its start. */
   failures: number;
@@ -64,7 +66,7 @@ export class Supervisor {
   /** `grace`: `shutdown.grace`; a worker still running this long after SIGTERM (plus a margin) is killed. */
   constructor(private readonly file: string, text: string, count: number, private readonly grace: number, readonly log: Logger) {
     this.text = text;
-    this.slots = Array.from({ length: count }, (_, i) => ({ n: i + 1, worker: undefined, startedAt: 0, failures: 0, restart: undefined }));
+    this.slots = Array.from({ length: count }, (_, i) => ({ n: i + 1, worker: undefined, ready: false, startedAt: 0, failures: 0, restart: undefined }));
   }
 
   get workers(): number {
@@ -135,6 +137,7 @@ export class Supervisor {
 
   private fork(slot: Slot): void {
     slot.restart = undefined;
+    slot.ready = false;
     slot.startedAt = Date.now();
     const worker = cluster.fork({ [WORKER_ENV]: String(slot.n) });
     slot.worker = worker;
@@ -150,6 +153,7 @@ export class Supervisor {
     switch (message.type) {
       case 'gatehouse:config?': return send(worker, { type: 'gatehouse:config', text: this.text });
       case 'gatehouse:ready': {
+        slot.ready = true;
         if (this.started) return this.log.info({ slot: slot.n, pid: worker.process.pid }, `worker ${slot.n} restarted`);
         if (++this.readyCount === this.slots.length) this.onReady?.(message.listeners);
         return;
@@ -168,7 +172,10 @@ export class Supervisor {
   }
 
   private exited(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
-    if (slot.worker === worker) slot.worker = undefined;
+    if (slot.worker === worker) {
+      slot.worker = undefined;
+      slot.ready = false;
+    }
     for (const [id, collection] of this.collections) {
       if (collection.awaited.delete(worker)) this.finishIfDone(id, collection);
     }
@@ -187,7 +194,8 @@ export class Supervisor {
   private collect(requester: Worker, requestId: number): void {
     const id = this.nextCollection++;
     const awaited = new Set<Worker>();
-    for (const slot of this.slots) if (slot.worker?.isConnected()) awaited.add(slot.worker);
+    // A worker still starting has counted nothing yet, and may not be listening to its channel.
+    for (const slot of this.slots) if (slot.ready && slot.worker?.isConnected()) awaited.add(slot.worker);
     const timer = setTimeout(() => this.finish(id, null), COLLECT_TIMEOUT_MS);
     this.collections.set(id, { requester, requestId, awaited, parts: [], timer });
     for (const worker of awaited) send(worker, { type: 'gatehouse:metrics-json?', id });

@@ -48,7 +48,7 @@ export async function tagged(url: string, headers: Record<string, string>): Prom
 }
 
 /** Waits until the process has flushed the log lines of these requests (its logger writes in batches). */
-export async function logged(gw: GatewayProcess, answers: readonly Answered[], ms = 5_000): Promise<Map<string, number>> {
+export async function logged(gw: GatewayProcess, answers: readonly { readonly requestId: string }[], ms = 5_000): Promise<Map<string, number>> {
   const deadline = Date.now() + ms;
   const workers = new Map<string, number>();
   for (;;) {

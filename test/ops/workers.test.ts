@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import t from 'tap';
 import { Agent, request } from 'undici';
@@ -14,8 +15,8 @@ const handler: UpstreamHandler = (req, res) => {
 };
 
 const PER_MINUTE = 6;
-/** Failures one worker may let through before its peers' report reaches it (SPEC §4: per host, small slack). */
-const SLACK = 2;
+/** Failures let through while a report is on its way, two requests at a time (SPEC §4: per host, small slack). */
+const SLACK = 3;
 
 t.test('gatehouse serve --workers 2: a supervisor and two workers serving every listener', async (t) => {
   const up = await startUpstream(t, handler);
@@ -77,20 +78,47 @@ t.test('gatehouse serve --workers 2: a supervisor and two workers serving every 
   });
 
   t.test('failedAuth.perMinute holds per host: failures spread over both workers still end in 429', async (t) => {
-    const statuses: number[] = [];
-    const failures = [];
-    while (statuses.length < PER_MINUTE * 2 + 2) {
-      const a = await tagged(`${external}/x`, { host: hostOf('guarded'), authorization: 'Bearer gth_not-a-token' });
-      statuses.push(a.reply.status);
-      if (a.reply.status === 429) break;
-      failures.push(a);
+    /** A malformed token from one loopback address, on a fresh connection (whichever worker accepts it). */
+    const badTokenFrom = async (localAddress: string): Promise<{ status: number; requestId: string }> => {
+      const requestId = randomUUID();
+      const agent = new Agent({ pipelining: 0, connect: { localAddress } });
+      try {
+        const res = await request(`${external}/x`, { headers: { host: hostOf('guarded'), authorization: 'Bearer gth_not-a-token', 'x-request-id': requestId }, dispatcher: agent });
+        await res.body.text();
+        return { status: res.statusCode, requestId };
+      } finally {
+        await agent.close();
+      }
+    };
+    // The kernel picks the worker: sent two at a time they spread, and an address whose failures all
+    // landed on one worker proves nothing, so the test moves on to the next address.
+    let conclusive = false;
+    for (let n = 2; n <= 6 && !conclusive; n++) {
+      const from = `127.0.0.${n}`;
+      const statuses: number[] = [];
+      const failures: { requestId: string }[] = [];
+      while (!statuses.includes(429) && statuses.length < PER_MINUTE * 3) {
+        for (const a of await Promise.all([badTokenFrom(from), badTokenFrom(from)])) {
+          statuses.push(a.status);
+          if (a.status === 401) failures.push(a);
+        }
+      }
+      if (new Set((await logged(gw, failures)).values()).size < 2) {
+        t.comment(`from ${from}: every failure landed on one worker; again from another address`);
+        continue;
+      }
+      conclusive = true;
+      t.ok(failures.length >= PER_MINUTE, `${PER_MINUTE} failures are allowed (${statuses.join(' ')})`);
+      t.ok(failures.length <= PER_MINUTE + SLACK, `429 after at most ${PER_MINUTE} + ${SLACK} failures, not ${PER_MINUTE} per worker`);
+      const refusing = new Set<number>();
+      for (let i = 0; i < 20 && refusing.size < 2; i++) {
+        const pair = await Promise.all([badTokenFrom(from), badTokenFrom(from)]);
+        t.same(pair.map((a) => a.status), [429, 429], 'refused');
+        for (const worker of (await logged(gw, pair)).values()) refusing.add(worker);
+      }
+      t.same([...refusing].sort(), [1, 2], 'every worker refuses the address now');
     }
-    const refusedAfter = statuses.indexOf(429);
-    t.ok(refusedAfter >= PER_MINUTE, `${PER_MINUTE} failures are allowed (${statuses.join(' ')})`);
-    t.ok(refusedAfter <= PER_MINUTE + SLACK, `429 after at most ${PER_MINUTE} + ${SLACK} failures, not ${PER_MINUTE} per worker`);
-    t.same([...new Set((await logged(gw, failures)).values())].sort(), [1, 2], 'the failures landed on both workers');
-    const refusing = await reachEveryWorker(gw, 2, `${external}/x`, { host: hostOf('guarded'), authorization: 'Bearer gth_not-a-token' }, 429);
-    t.same([...refusing].sort(), [1, 2], 'every worker refuses the address now');
+    t.ok(conclusive, 'the failures of one address landed on both workers');
   });
 
   t.test('kill -9 of one worker under load: the other keeps serving, only in-flight requests fail, and it is restarted', async (t) => {
@@ -129,6 +157,8 @@ t.test('gatehouse serve --workers 2: a supervisor and two workers serving every 
     const [first, second] = delays();
     // The first wait is 100 ms, or 200 if the first worker had run less than 10 s: the test does not rely on which.
     t.ok(second === 2 * first, `a quick death in a row: the restart waits twice as long (${first} ms, then ${second} ms)`);
+    const scraped = await get(`${admin}/metrics`);
+    t.equal(scraped.status, 200, '/metrics answers while a worker is starting (the ones serving are summed)');
     // The bound is SPEC §4's 5 s; the wait is longer because a worker's own start takes seconds on a machine this busy.
     const restarted = await within(30_000, async () => /worker \d restarted/.test(gw.output()), killedAt, 50);
     await new Promise((r) => setTimeout(r, 500));
