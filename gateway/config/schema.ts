@@ -67,5 +67,7 @@ export interface GatehouseConfig {
   readonly workers: Workers;
   readonly shutdown: { readonly grace: number };
   readonly log: { readonly level: string };
+  /** How long audit events are kept in the store (ms). */
+  readonly audit: { readonly retention: number };
   readonly deployments: readonly DeploymentSpec[];
 }
