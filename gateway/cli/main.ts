@@ -7,7 +7,8 @@ const censor = secretCensor('gth_', '[redacted]');
 const HELP = `Usage: gatehouse <command> [flags]
 
 Commands:
-  serve [--config FILE]       run the gateway (default config/gatehouse.yaml)
+  serve [--config FILE] [--workers N|auto]
+                              run the gateway (default config/gatehouse.yaml)
   login --api-token TOKEN --endpoint URL
                               check a developer token and make it the current context
   current-context             print the current context as JSON
