@@ -44,6 +44,8 @@ async function main(): Promise<number> {
     organization: 'soak', domain: 'localhost',
     listeners: { external: [{ address: `127.0.0.1:${ports.external}` }], internal: [{ address: `127.0.0.1:${ports.internal}` }], admin: [{ address: `127.0.0.1:${ports.admin}` }] },
     store: { driver: 'redis', url: redis.url }, tokens: { pepper: 'soak-pepper' },
+    // One serving process: its RSS, descriptors and loop delay are the figures (with workers they would be the supervisor's).
+    workers: 1,
     // The alternating configs differ in settings a reload applies at once.
     cache: { ttl: variant === 0 ? '30s' : '20s', negativeTtl: '5s', staleIfError: '5m' },
     failedAuth: { perMinute: variant === 0 ? 30 : 40 },
