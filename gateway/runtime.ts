@@ -5,6 +5,7 @@ import { Challenges } from './http/refusal';
 import { cidrMatcher } from './http/cidr';
 import type { Logger, RequestLogLine } from './log';
 import type { Metrics } from './metrics';
+import { writeRequestLine } from './request-log';
 import type { RouteTable } from './routing/route-table';
 import type { Store } from './store/types';
 
@@ -54,7 +55,6 @@ export class Runtime {
     const seconds = (performance.now() - startedAt) / 1000;
     line.duration_ms = Math.round(seconds * 1e6) / 1e3;
     this.metrics.requests.record(line.deployment ?? '', line.listener, line.protocol, line.reason, line.status, seconds);
-    if (line.status >= 500 || line.reason.startsWith('upstream_')) this.log.warn(line, 'request');
-    else this.log.info(line, 'request');
+    writeRequestLine(this.log, line, line.status >= 500 || line.reason.startsWith('upstream_') ? 'warn' : 'info');
   }
 }
