@@ -33,7 +33,7 @@ t.test('the services: Redis, an example upstream, two Gatehouse replicas', async
   t.match(services.upstream.command, ['node', 'examples/upstream.js', '3000']);
   for (const name of ['gatehouse-1', 'gatehouse-2']) {
     const s = services[name];
-    t.equal(s.image, 'node:20', `${name}: node:20`);
+    t.equal(s.image, 'node:24', `${name}: node:24 (engines: Node 24 LTS or later)`);
     t.match(s.command?.join(' '), /npm ci .*&& exec npx gatehouse serve --config config\/gatehouse\.redis\.yaml/, `${name}: npm ci, then gatehouse serve`);
     t.ok(s.depends_on && 'redis' in s.depends_on, `${name}: starts after Redis`);
   }
