@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- --only http|grpc|h2load|propagation]`: the HTTP table (wrk
+ * `npm run bench [-- --only http|grpc|h2load|propagation|workers]`: the HTTP table (wrk
  * against upstream, naive proxy, the platform floors and Gatehouse), then the gRPC rows (grpc-js
- * client), the gRPC unary rows with h2load as the client, and the propagation figures.
+ * client), the gRPC unary rows with h2load as the client, the propagation figures, and
+ * Gatehouse with 1 and 2 workers against nginx with as many.
  *
  * Environment: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_WARMUP (3 s per row),
  * BENCH_CONNECTIONS (50), BENCH_ROWS (comma-separated row ids, default all),
@@ -13,8 +14,9 @@ import { runH2loadBench } from './h2load-bench';
 import { formatHttpReport, ROW_IDS, runHttpBench, type RowId } from './http-bench';
 import { runPropagationBench } from './propagation-bench';
 import { printLatency, printRows } from './table';
+import { formatWorkersReport, runWorkersBench } from './workers-bench';
 
-const SECTIONS = ['http', 'grpc', 'h2load', 'propagation'] as const;
+const SECTIONS = ['http', 'grpc', 'h2load', 'propagation', 'workers'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -31,7 +33,7 @@ function sectionsFromArgs(argv: readonly string[]): Section[] {
     const arg = argv[i];
     if (arg === '--only') only.push(argv[++i] ?? '');
     else if (arg.startsWith('--only=')) only.push(arg.slice('--only='.length));
-    else throw new Error(`unknown argument "${arg}" (usage: npm run bench -- [--only http|grpc|h2load|propagation])`);
+    else throw new Error(`unknown argument "${arg}" (usage: npm run bench -- [--only http|grpc|h2load|propagation|workers])`);
   }
   const names = only.flatMap((o) => o.split(','));
   for (const name of names) {
@@ -85,6 +87,16 @@ async function main(): Promise<number> {
     printRows('gRPC unary with a fast client (h2load)', rows);
   }
   if (sections.includes('propagation')) printLatency('Propagation of a change to every process (ms)', await runPropagationBench());
+  if (sections.includes('workers')) {
+    const result = await runWorkersBench({
+      rounds: numberFromEnv('BENCH_ROUNDS', 5),
+      seconds,
+      warmupSeconds: numberFromEnv('BENCH_WARMUP', 3),
+      connections: numberFromEnv('BENCH_CONNECTIONS', 50),
+      log,
+    });
+    process.stdout.write(`\n${formatWorkersReport(result)}\n`);
+  }
   return 0;
 }
 

@@ -42,5 +42,8 @@ export function writeRequestLine(logger: Logger, line: RequestLogLine, level: ke
   if (line.error !== undefined) out += `,"error":${json(line.error)}`;
   out += `,"duration_ms":${line.duration_ms}`;
   if (line.token_id !== undefined) out += `,"token_id":${json(line.token_id)}`;
-  parts[pino.symbols.streamSym].write(`${out},"client":${json(line.client)},"msg":"request"}\n`);
+  out += `,"client":${json(line.client)}`;
+  if (line.bytes_in !== undefined) out += `,"bytes_in":${line.bytes_in}`;
+  if (line.bytes_out !== undefined) out += `,"bytes_out":${line.bytes_out}`;
+  parts[pino.symbols.streamSym].write(`${out},"msg":"request"}\n`);
 }

@@ -21,6 +21,7 @@ const FULL: Required<RequestLogLine> = {
   request_id: 'req-1', listener: 'external', protocol: 'grpc', method: 'POST', path: '/pkg.Svc/Call',
   deployment: 'model', reason: 'token', status: 200, grpc_method: '/pkg.Svc/Call', grpc_status: 14,
   error: 'ECONNRESET: socket hang up', duration_ms: 12.345, token_id: 'tok_abc', client: '::ffff:10.0.0.1',
+  bytes_in: 128, bytes_out: 0,
 };
 const SPARSE: RequestLogLine = {
   request_id: 'req-2', listener: 'internal', protocol: 'http', method: 'GET', path: '/',
