@@ -59,22 +59,31 @@ process.once('exit', () => {
 });
 
 /**
- * stdout, written in batches of about 4 KiB, and at least every 100 ms. A
- * write per line cost more than the rest of a proxied request. Lines are
- * joined here rather than by sonic-boom's `minLength`: that measures the
- * UTF-8 length of its whole pending buffer on every line (about 1 µs a line
- * at 4 KiB), where this joins strings and hands it a batch at a time.
+ * Workers share one stdout: a pipe write of at most PIPE_BUF bytes is atomic
+ * (POSIX), so a batch never grows past it and two workers' lines never interleave.
  */
-class LineBatch implements pino.DestinationStream {
+export const PIPE_BUF = 4096;
+
+/**
+ * stdout, written in batches of at most {@link PIPE_BUF} bytes, and at least
+ * every 100 ms. A write per line cost more than the rest of a proxied request.
+ * Lines are joined here rather than by sonic-boom's `minLength`: that measures
+ * the UTF-8 length of its whole pending buffer on every line (about 1 µs a line
+ * at 4 KiB), where this counts each line's bytes once.
+ */
+export class LineBatch implements pino.DestinationStream {
   private pending = '';
+  private pendingBytes = 0;
 
   constructor(private readonly out: pino.DestinationStream & { flushSync(): void }) {
     setInterval(() => this.flush(), 100).unref();
   }
 
   write(line: string): void {
+    const bytes = Buffer.byteLength(line);
+    if (this.pendingBytes + bytes > PIPE_BUF) this.flush();
     this.pending += line;
-    if (this.pending.length >= 4096) this.flush();
+    this.pendingBytes += bytes;
   }
 
   /** Hands over what is pending (stdout is written synchronously); `logger.flush()` lands here. */
@@ -82,6 +91,7 @@ class LineBatch implements pino.DestinationStream {
     if (this.pending !== '') {
       const batch = this.pending;
       this.pending = '';
+      this.pendingBytes = 0;
       this.out.write(batch);
     }
     done?.();
