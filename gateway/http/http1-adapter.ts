@@ -5,7 +5,6 @@ import { GatehouseError, REFUSALS } from '../errors';
 import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
 import { endStalledBody } from './body-stall';
-import { isReplayed } from './declined-upgrade';
 import { clientAddress } from './client-address';
 import { CountedBody } from './counted-body';
 import { forward, type ResponseSink } from './forward';
@@ -61,9 +60,8 @@ function proceed(runtime: Runtime, req: IncomingMessage, res: ServerResponse, si
   if (req.headers.expect !== undefined && EXPECT_CONTINUE.test(req.headers.expect)) res.writeContinue();
   const body = bodyOf(req);
   const start = (): void => {
-    // Node's parser may reject the body (a bad chunk), or what follows a replayed request (see below), in the same
-    // read that delivered the head; it has then answered 400 and ended the socket, and the request must not reach
-    // the upstream at all.
+    // Node's parser may reject the body (a bad chunk) in the same read that delivered the head; it has then
+    // answered 400 and ended the socket, and the request must not reach the upstream at all.
     if (req.socket.writableEnded) {
       body?.destroy();
       line.reason = 'bad_request';
@@ -88,9 +86,8 @@ function proceed(runtime: Runtime, req: IncomingMessage, res: ServerResponse, si
       },
     });
   };
-  // A parse error in the rest of the current read surfaces synchronously after this handler returns. A request
-  // replayed after a declined upgrade asks for Connection: close, and anything pipelined behind it is such an error.
-  if (body === null && !isReplayed(req.socket)) start();
+  // A parse error in the rest of the current read surfaces synchronously after this handler returns.
+  if (body === null) start();
   else process.nextTick(start);
 }
 
