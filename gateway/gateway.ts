@@ -4,6 +4,7 @@ import { LastUsedRecorder } from './auth/last-used';
 import { TokenCache } from './auth/token-cache';
 import { memoizedHasher, tokenHasher } from './auth/token-hash';
 import { loadConfig } from './config/load';
+import { Limiter } from './limits/limiter';
 import type { GatehouseConfig, ListenerKind } from './config/schema';
 import { adminHandler } from './admin/admin-handler';
 import { h2HttpHandler, isGrpc } from './http/h2-adapter';
@@ -22,6 +23,8 @@ import type { StoreEvent } from './store/types';
 export interface GatewayOptions {
   /** Overrides the logger (tests read log lines through it). */
   readonly logger?: Logger;
+  /** How long this process's concurrency slots outlive it (tests shorten it). */
+  readonly limitLeaseMs?: number;
 }
 
 /**
@@ -32,10 +35,12 @@ export class Gateway {
   readonly listeners: { readonly kind: ListenerKind; readonly listener: Listener }[] = [];
   private readonly lastUsed: LastUsedRecorder;
   private readonly limiter: FailedAuthLimiter;
+  private readonly limits: Limiter;
 
-  private constructor(readonly runtime: Runtime, lastUsed: LastUsedRecorder, limiter: FailedAuthLimiter) {
+  private constructor(readonly runtime: Runtime, lastUsed: LastUsedRecorder, limiter: FailedAuthLimiter, limits: Limiter) {
     this.lastUsed = lastUsed;
     this.limiter = limiter;
+    this.limits = limits;
   }
 
   static async start(config: GatehouseConfig, options: GatewayOptions = {}): Promise<Gateway> {
@@ -55,7 +60,19 @@ export class Gateway {
     const cache = new TokenCache(store, config.cache, metrics.cacheObserver());
     const limiter = new FailedAuthLimiter(config.failedAuth.perMinute);
     const lastUsed = new LastUsedRecorder(store, (err) => log.warn({ err }, 'could not record token last use'));
-    const decider = new Decider(cache, memoizedHasher(tokenHasher(config.tokens.pepper)), limiter, lastUsed);
+    let lastFailOpen = 0;
+    const limits = new Limiter((holder, leaseMs) => store.limitStore(holder, leaseMs), {
+      leaseMs: options.limitLeaseMs,
+      // Every limited request fails open while the store is down; one line per 10 s says so, the metric counts them all.
+      onFailOpen: (err) => {
+        metrics.limitsFailOpen.inc();
+        const now = Date.now();
+        if (now - lastFailOpen < 10_000) return;
+        lastFailOpen = now;
+        log.error({ err }, 'limit check failed: letting limited requests through until the store answers');
+      },
+    });
+    const decider = new Decider(cache, memoizedHasher(tokenHasher(config.tokens.pepper)), limiter, lastUsed, limits);
     // Watch before the first read, so a change made in between is not missed.
     let gateway: Gateway | undefined;
     let missed = false;
@@ -68,7 +85,7 @@ export class Gateway {
       return [];
     });
     const runtime = new Runtime(config, new RouteTable(config, stored), store, cache, decider, log, metrics);
-    gateway = new Gateway(runtime, lastUsed, limiter);
+    gateway = new Gateway(runtime, lastUsed, limiter, limits);
     if (missed) gateway.onStoreEvent({ kind: 'reset' });
     try {
       await gateway.listen();
@@ -177,6 +194,7 @@ export class Gateway {
   private async close(): Promise<void> {
     for (const { listener } of this.listeners) listener.destroyAll();
     await this.lastUsed.close();
+    await this.limits.close();
     for (const route of this.runtime.routes.routes()) {
       route.upstreams.destroy();
       route.grpcUpstreams?.destroy();

@@ -1,5 +1,7 @@
 import Redis, { type RedisOptions } from 'ioredis';
 import type { DeploymentSpec, StoreConfig } from '../config/schema';
+import type { LimitStore } from '../limits/limit-store';
+import { RedisLimitStore } from '../limits/redis-limits';
 import {
   applyTokenPatch, StoreUnavailableError,
   type Store, type StoreEvent, type TokenPatch, type TokenRecord,
@@ -95,7 +97,9 @@ const byCreation = (a: TokenRecord, b: TokenRecord): number =>
  * The shared store for many gateway processes. Keys (under the configured prefix):
  * `token:hash:<hash>` the record JSON (so the hot-path lookup is one GET),
  * `token:ids` a HASH id -> hash, `deployments` a HASH name -> spec JSON,
- * and the pub/sub channel `events`.
+ * `limits:{<token id>}:<scope>` a HASH of one token's limit counters (scope
+ * '' for its own limits, else the Deployment whose defaults apply), and the
+ * pub/sub channel `events`.
  *
  * Built to fail fast: with Redis down every call rejects at once with
  * {@link StoreUnavailableError} (no offline queue, no retries of a command),
@@ -106,7 +110,9 @@ export class RedisStore implements Store {
   private readonly redis: Redis;
   private readonly sub: Redis;
   private readonly listeners: Array<(event: StoreEvent) => void> = [];
-  private readonly key: { readonly ids: string; readonly tokenByHash: string; readonly deployments: string; readonly channel: string };
+  private readonly key: {
+    readonly ids: string; readonly tokenByHash: string; readonly deployments: string; readonly channel: string; readonly limits: string;
+  };
   private subscribedOnce = false;
   /** Set when `connect` has returned: a subscription made after that may have missed changes. */
   private handedOut = false;
@@ -132,7 +138,7 @@ export class RedisStore implements Store {
 
   private constructor(config: RedisStoreConfig, options: RedisStoreOptions) {
     const p = config.prefix;
-    this.key = { ids: `${p}token:ids`, tokenByHash: `${p}token:hash:`, deployments: `${p}deployments`, channel: `${p}events` };
+    this.key = { ids: `${p}token:ids`, tokenByHash: `${p}token:hash:`, deployments: `${p}deployments`, channel: `${p}events`, limits: `${p}limits:` };
     const onError = options.onError ?? (() => {});
     const common: RedisOptions = {
       protocol: 2,
@@ -237,6 +243,16 @@ export class RedisStore implements Store {
 
   async deleteDeployment(name: string): Promise<boolean> {
     return (await this.eval(DELETE_DEPLOYMENT, [this.key.deployments], [name, this.key.channel, deploymentEvent(name)])) === 1;
+  }
+
+  /** Every key of one token's counters carries `{<token id>}`: one hash slot, so one script may touch them all. */
+  limitStore(holder: string, leaseMs: number): LimitStore {
+    return new RedisLimitStore({
+      key: (tokenId, scope) => `${this.key.limits}{${tokenId}}:${scope}`,
+      run: (script, keys, args) => this.call(this.redis.eval(script, keys.length, ...keys, ...args)),
+      holder,
+      leaseMs,
+    });
   }
 
   async ping(): Promise<void> {

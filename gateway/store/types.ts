@@ -1,4 +1,6 @@
 import type { DeploymentSpec } from '../config/schema';
+import type { Limits } from '../limits/limits';
+import type { LimitStore } from '../limits/limit-store';
 
 /** A token as stored. `hash` is the keyed hash of the secret; the secret itself is never stored. */
 export interface TokenRecord {
@@ -15,9 +17,11 @@ export interface TokenRecord {
   /** User type: the protected Deployments it opens (`"*"`: all); null when not a user token. */
   readonly user: { readonly deployments: readonly string[] } | null;
   readonly developer: boolean;
+  /** Its own rate and concurrency limits; absent or null when it has none (the Deployment's apply). */
+  readonly limits?: Limits | null;
 }
 
-export type TokenPatch = Partial<Pick<TokenRecord, 'name' | 'description' | 'disabled' | 'expiresAt' | 'user' | 'developer'>>;
+export type TokenPatch = Partial<Pick<TokenRecord, 'name' | 'description' | 'disabled' | 'expiresAt' | 'user' | 'developer' | 'limits'>>;
 
 /**
  * What changed in a shared store, as seen by every process using it.
@@ -53,6 +57,13 @@ export interface Store {
   putDeployment(spec: DeploymentSpec): Promise<'created' | 'replaced'>;
   deleteDeployment(name: string): Promise<boolean>;
 
+  /**
+   * The rate and concurrency counters kept beside the tokens, shared as the
+   * tokens are. `holder` names this process's slots; they lapse `leaseMs`
+   * after it last renewed them.
+   */
+  limitStore(holder: string, leaseMs: number): LimitStore;
+
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
   /** Starts delivering StoreEvents from every process sharing the store. */
@@ -84,5 +95,6 @@ export function applyTokenPatch(record: TokenRecord, patch: TokenPatch): TokenRe
     expiresAt: pick('expiresAt'),
     user: pick('user'),
     developer: pick('developer'),
+    limits: pick('limits') ?? null,
   };
 }
