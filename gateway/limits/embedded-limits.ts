@@ -90,6 +90,11 @@ export class EmbeddedLimitStore implements LimitStore {
     const slotOk = call.slotScope === null || others + call.held < call.concurrent;
     const allowed = rateOk && slotOk;
     if (allowed && call.rateScope !== null) this.sql.setRate.run(rateKey, tat, Math.ceil(tat));
+    else if (rateOk && call.rateScope !== null) {
+      // Refused for want of a slot: the allowance is as it was.
+      remaining++;
+      reset -= 60_000 / call.requestsPerMinute;
+    }
     let free = 0;
     if (call.slotScope !== null) {
       const mine = allowed ? call.held + 1 : call.held;

@@ -11,9 +11,9 @@ const ACQUIRE = `
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local rpm, cap, holder, held, lease, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local rate_ok, remaining, wait, reset, tat = true, 0, 0, 0, now
+local rate_ok, remaining, wait, reset, tat, interval = true, 0, 0, 0, now, 0
 if rpm > 0 then
-  local interval = 60000 / rpm
+  interval = 60000 / rpm
   local burst = math.ceil(rpm / 60)
   tat = tonumber(redis.call('HGET', KEYS[1], 'tat')) or now
   if tat < now then tat = now end
@@ -46,6 +46,10 @@ local allowed = rate_ok and slot_ok
 if allowed and rpm > 0 then
   redis.call('HSET', KEYS[1], 'tat', tostring(tat))
   redis.call('PEXPIRE', KEYS[1], ttl)
+elseif rate_ok and rpm > 0 then
+  -- Refused for want of a slot: the allowance is as it was.
+  remaining = remaining + 1
+  reset = reset - interval
 end
 local free = 0
 if cap > 0 then
