@@ -8,6 +8,12 @@ import { policyField, stateField, type RateLimitFields } from './ratelimit-field
 /** Exhausted rate scopes remembered at most; past it the memory starts over (the store still decides). */
 const MAX_EXHAUSTED = 10_000;
 
+/**
+ * How long a scope found with no free slot is refused here without asking the store, unless
+ * this process frees one of its slots first: slots freed by other replicas are seen this late.
+ */
+const FULL_MEMORY_MS = 100;
+
 /** How soon released slots not carried by a later check are written back. */
 const FLUSH_MS = 200;
 
@@ -23,14 +29,19 @@ class Slots {
   held = 0;
   /** Checks sent and not yet answered: counted as held until they are, so two in flight do not both see one free slot. */
   pending = 0;
-  /** Released since the store last heard how many are held. */
-  dirty = false;
+  /** What the store recorded for us with our last answered call (-1: unknown, a call failed). */
+  stored = 0;
   /** When the store last heard from us about these slots (a check or a sync), ms. */
   syncedAt = 0;
-  constructor(readonly key: string, readonly tokenId: string, readonly scope: string, public concurrent: number) {}
+  constructor(readonly key: string, readonly tokenId: string, readonly scope: string) {}
 
   get claimed(): number {
     return this.held + this.pending;
+  }
+
+  /** The store counts more (or fewer) slots for us than we hold, and no call in flight will fix it. */
+  get stale(): boolean {
+    return this.pending === 0 && this.stored !== this.held;
   }
 }
 
@@ -63,7 +74,11 @@ export class Limiter {
   private readonly slots = new Map<string, Slots>();
   /** Rate scopes known to be exhausted until a time: refused here, with no store traffic. */
   private readonly exhausted = new Map<string, number>();
+  /** Slot scopes found full, until a time or until this process frees one of its slots there. */
+  private readonly full = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  /** When the timer fires, ms. */
+  private timerAt = 0;
   private closed = false;
 
   constructor(store: (holder: string, leaseMs: number) => LimitStore, private readonly options: LimiterOptions = {}) {
@@ -92,24 +107,30 @@ export class Limiter {
     if (rateScope !== null) {
       const until = this.exhausted.get(token.id + '\u0000' + rateScope);
       if (until !== undefined) {
-        if (until > now) return this.refusal('rate', token.id, until - now, policy, stateField(rpm, 0, until - now, concurrent, 0));
+        if (until > now) return this.refusal('rate', token.id, until - now, policy, stateField(rpm, 0, until - now, 0, 0));
         this.exhausted.delete(token.id + '\u0000' + rateScope);
       }
     }
-    const slots = slotScope === null ? null : this.slotsFor(token.id, slotScope, concurrent);
+    if (slotScope !== null) {
+      const until = this.full.get(token.id + '\u0000' + slotScope);
+      if (until !== undefined) {
+        if (until > now) return this.refusal('concurrency', token.id, 1000, policy, stateField(0, 0, 0, concurrent, 0));
+        this.full.delete(token.id + '\u0000' + slotScope);
+      }
+    }
+    const slots = slotScope === null ? null : this.slotsFor(token.id, slotScope);
     const held = slots === null ? 0 : slots.claimed;
     if (slots !== null) {
       slots.pending++;
-      slots.dirty = false;
       slots.syncedAt = now;
     }
     return this.store.acquire({ tokenId: token.id, rateScope, requestsPerMinute: rpm, slotScope, concurrent, held }).then(
-      (answer) => this.answered(answer, token.id, rateScope, rpm, concurrent, slots, policy),
+      (answer) => this.answered(answer, token.id, rateScope, rpm, concurrent, slots, held, policy),
       (err: unknown) => {
         if (slots !== null) {
           slots.pending--;
-          slots.dirty = true;
-          this.schedule();
+          slots.stored = -1;
+          this.settle(slots);
         }
         this.options.onFailOpen?.(err);
         return new LimitGrant({ policy, state: '' }, null, this);
@@ -117,14 +138,15 @@ export class Limiter {
     );
   }
 
-  private answered(answer: LimitAnswer, tokenId: string, rateScope: string | null, rpm: number, concurrent: number, slots: Slots | null, policy: string): LimitGrant | GatehouseError {
+  private answered(
+    answer: LimitAnswer, tokenId: string, rateScope: string | null, rpm: number, concurrent: number,
+    slots: Slots | null, sent: number, policy: string,
+  ): LimitGrant | GatehouseError {
     if (slots !== null) {
       slots.pending--;
-      if (answer.allowed) {
-        slots.held++;
-        // Held slots are leases: the timer renews them while they last.
-        this.schedule();
-      } else this.forgetIfIdle(slots);
+      slots.stored = answer.allowed ? sent + 1 : sent;
+      if (answer.allowed) slots.held++;
+      this.settle(slots);
     }
     const state = stateField(rpm, answer.rateRemaining, answer.allowed ? answer.rateResetMs : answer.rateWaitMs, concurrent, answer.slotsFree);
     if (answer.allowed) return new LimitGrant({ policy, state }, slots, this);
@@ -132,6 +154,10 @@ export class Limiter {
       if (this.exhausted.size > MAX_EXHAUSTED) this.exhausted.clear();
       this.exhausted.set(tokenId + '\u0000' + rateScope, Date.now() + answer.rateWaitMs);
       return this.refusal('rate', tokenId, answer.rateWaitMs, policy, state);
+    }
+    if (slots !== null) {
+      if (this.full.size > MAX_EXHAUSTED) this.full.clear();
+      this.full.set(slots.key, Date.now() + FULL_MEMORY_MS);
     }
     return this.refusal('concurrency', tokenId, 1000, policy, state);
   }
@@ -142,24 +168,37 @@ export class Limiter {
     });
   }
 
-  private slotsFor(tokenId: string, scope: string, concurrent: number): Slots {
+  private slotsFor(tokenId: string, scope: string): Slots {
     const key = tokenId + '\u0000' + scope;
     let slots = this.slots.get(key);
-    if (slots === undefined) this.slots.set(key, (slots = new Slots(key, tokenId, scope, concurrent)));
-    slots.concurrent = concurrent;
+    if (slots === undefined) this.slots.set(key, (slots = new Slots(key, tokenId, scope)));
     return slots;
   }
 
   /** A request holding a slot ended. */
   released(slots: Slots): void {
     slots.held--;
-    slots.dirty = true;
-    this.schedule();
+    this.full.delete(slots.key);
+    this.settle(slots);
   }
 
-  private schedule(): void {
-    if (this.timer !== undefined || this.closed) return;
-    this.timer = setTimeout(() => void this.flush(), FLUSH_MS);
+  /** After any change: write back what no call in flight will carry, keep held slots' leases renewed, forget idle scopes. */
+  private settle(slots: Slots): void {
+    if (slots.stale) this.schedule(FLUSH_MS);
+    else if (slots.held > 0) this.schedule(this.leaseMs / 3);
+    else if (slots.claimed === 0 && slots.stored === 0) this.slots.delete(slots.key);
+  }
+
+  /** Makes sure the timer fires within `ms`. */
+  private schedule(ms: number): void {
+    if (this.closed) return;
+    const at = Date.now() + ms;
+    if (this.timer !== undefined) {
+      if (this.timerAt <= at) return;
+      clearTimeout(this.timer);
+    }
+    this.timerAt = at;
+    this.timer = setTimeout(() => void this.flush(), ms);
     this.timer.unref();
   }
 
@@ -169,29 +208,21 @@ export class Limiter {
     const now = Date.now();
     const due: Slots[] = [];
     for (const slots of this.slots.values()) {
-      if (slots.dirty || (slots.claimed > 0 && now - slots.syncedAt >= this.leaseMs / 3)) due.push(slots);
+      if (slots.stale || (slots.claimed > 0 && now - slots.syncedAt >= this.leaseMs / 3)) due.push(slots);
     }
     await Promise.all(due.map(async (slots) => {
-      slots.dirty = false;
+      const count = slots.claimed;
       slots.syncedAt = now;
       try {
-        await this.store.sync(slots.tokenId, slots.scope, slots.claimed);
-        this.forgetIfIdle(slots);
+        await this.store.sync(slots.tokenId, slots.scope, count);
+        slots.stored = count;
       } catch {
         // Tried again on the next round; meanwhile the lease bounds what the store over-counts.
-        slots.dirty = true;
+        slots.stored = -1;
       }
     }));
     if (this.closed) return;
-    const busy = [...this.slots.values()].some((s) => s.dirty || s.claimed > 0);
-    if (busy) {
-      this.timer = setTimeout(() => void this.flush(), [...this.slots.values()].some((s) => s.dirty) ? FLUSH_MS : this.leaseMs / 3);
-      this.timer.unref();
-    }
-  }
-
-  private forgetIfIdle(slots: Slots): void {
-    if (slots.claimed === 0 && !slots.dirty) this.slots.delete(slots.key);
+    for (const slots of this.slots.values()) this.settle(slots);
   }
 
   /** Lets this process's slots go in the store (a clean stop) and stops the timer. */
