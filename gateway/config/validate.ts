@@ -267,7 +267,8 @@ function readLimits(r: Reader, value: unknown, path: string): Limits | undefined
   for (const key of ['requestsPerMinute', 'concurrent'] as const) {
     const raw = obj[key];
     if (raw === undefined || raw === null) continue;
-    const n = typeof raw === 'string' && r.string(raw, join(path, key)).trim() !== '' ? Number(raw) : raw;
+    // A string is a number written through `${VAR}` expansion.
+    const n = typeof raw === 'string' ? Number(r.string(raw, join(path, key)).trim() || NaN) : raw;
     const problem = limitProblem(n);
     if (problem !== null) throw new ConfigError(join(path, key), `${problem} (got ${JSON.stringify(raw)})`);
     out[key] = n as number;

@@ -114,7 +114,7 @@ t.test('token commands with --config, next to a running gateway on the same embe
     const { tokens } = JSON.parse(listedJson.stdout) as { tokens: Array<Record<string, unknown>> };
     t.same(tokens.map((tok) => tok.name).sort(), ['ci', 'ops']);
     for (const tok of tokens) {
-      t.same(Object.keys(tok).sort(), ['created_at', 'description', 'developer', 'disabled', 'expires_at', 'id', 'last_used_at', 'name', 'owner', 'user']);
+      t.same(Object.keys(tok).sort(), ['created_at', 'description', 'developer', 'disabled', 'expires_at', 'id', 'last_used_at', 'limits', 'name', 'owner', 'user']);
     }
   });
 
