@@ -2,6 +2,7 @@ import type { DeploymentJson } from '../admin/deployment-service';
 import { ApiBackend } from './api-backend';
 import { CommandError } from './args';
 import { currentContext } from './contexts';
+import type { LimitsJson } from './limit-flags';
 
 export type TokenJson = Record<string, unknown>;
 export type { DeploymentJson };
@@ -12,6 +13,7 @@ export interface NewToken {
   user?: { deployments: string[] };
   developer: boolean;
   expires_at?: string;
+  limits?: LimitsJson;
   /** Only with --config: API-made tokens belong to the caller. */
   owner?: string;
 }
@@ -29,6 +31,8 @@ export interface Backend {
   createToken(request: NewToken): Promise<{ token: TokenJson; secret: string }>;
   listTokens(): Promise<TokenJson[]>;
   deleteToken(id: string): Promise<boolean>;
+  /** Replaces a token's limits (null: none); null when there is no such token. */
+  setTokenLimits(id: string, limits: LimitsJson | null): Promise<TokenJson | null>;
   listDeployments(): Promise<DeploymentJson[]>;
   getDeployment(name: string): Promise<DeploymentJson | null>;
   /** Creates the Deployment, or changes the given fields of an existing one. */

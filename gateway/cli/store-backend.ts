@@ -10,6 +10,8 @@ import { openStore } from '../store/open-store';
 import type { Store } from '../store/types';
 import { CommandError } from './args';
 import type { Backend, DeploymentFields, NewToken, TokenJson } from './backend';
+import type { LimitsJson } from './limit-flags';
+import { validateTokenLimits } from '../limits/limits';
 
 /** Validation errors become CommandErrors (exit 1) with the message naming the field. */
 async function refusing<T>(work: () => Promise<T>): Promise<T> {
@@ -51,6 +53,11 @@ class StoreBackend implements Backend {
 
   deleteToken(id: string): Promise<boolean> {
     return this.store.deleteToken(id);
+  }
+
+  async setTokenLimits(id: string, limits: LimitsJson | null): Promise<TokenJson | null> {
+    const token = await refusing(async () => this.store.updateToken(id, { limits: validateTokenLimits(limits) }));
+    return token === null ? null : tokenView(token);
   }
 
   /** Config-managed ones first win a name clash, as in the gateway's route table. */
