@@ -3,6 +3,7 @@ import { byId, el, say } from './dom.js';
 import { clearDeployments, showDeployments } from './deployments-page.js';
 import { tokenStore, type SignedIn } from './session.js';
 import { closeCreateDialog, openCreateDialog } from './token-dialog.js';
+import { closeLimitsDialog } from './limits-dialog.js';
 import { clearTokens, showTokens } from './tokens-page.js';
 
 const signInView = byId('sign-in-view', HTMLElement);
@@ -45,6 +46,7 @@ function signOut(message = ''): void {
   tokenStore.forget();
   current = null;
   closeCreateDialog();
+  closeLimitsDialog();
   const confirm = byId('confirm-dialog', HTMLDialogElement);
   if (confirm.open) confirm.close();
   clearTokens();
