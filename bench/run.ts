@@ -1,7 +1,7 @@
 /**
- * `npm run bench [-- --only http|grpc|propagation]`: the HTTP table (wrk
- * against upstream, naive proxy, the platform floors and Gatehouse), then the gRPC rows and the
- * propagation figures.
+ * `npm run bench [-- --only http|grpc|propagation|limits]`: the HTTP table (wrk
+ * against upstream, naive proxy, the platform floors and Gatehouse), then the gRPC rows, the
+ * propagation figures, and the limits rows (cost of a check; fleet accuracy, BENCH_FLEET_SECONDS, 60).
  *
  * Environment: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_WARMUP (3 s per row),
  * BENCH_CONNECTIONS (50), BENCH_ROWS (comma-separated row ids, default all),
@@ -10,10 +10,11 @@
 import { spawnSync } from 'node:child_process';
 import { runGrpcBench } from './grpc-bench';
 import { formatHttpReport, ROW_IDS, runHttpBench, type RowId } from './http-bench';
+import { formatLimitsReport, runLimitsBench } from './limits-bench';
 import { runPropagationBench } from './propagation-bench';
 import { printLatency, printRows } from './table';
 
-const SECTIONS = ['http', 'grpc', 'propagation'] as const;
+const SECTIONS = ['http', 'grpc', 'propagation', 'limits'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -30,7 +31,7 @@ function sectionsFromArgs(argv: readonly string[]): Section[] {
     const arg = argv[i];
     if (arg === '--only') only.push(argv[++i] ?? '');
     else if (arg.startsWith('--only=')) only.push(arg.slice('--only='.length));
-    else throw new Error(`unknown argument "${arg}" (usage: npm run bench -- [--only http|grpc|propagation])`);
+    else throw new Error(`unknown argument "${arg}" (usage: npm run bench -- [--only http|grpc|propagation|limits])`);
   }
   const names = only.flatMap((o) => o.split(','));
   for (const name of names) {
@@ -73,6 +74,13 @@ async function main(): Promise<number> {
 
   if (sections.includes('grpc')) printRows('gRPC', await runGrpcBench({ seconds }));
   if (sections.includes('propagation')) printLatency('Propagation of a change to every process (ms)', await runPropagationBench());
+  if (sections.includes('limits')) {
+    const limitsOptions = {
+      rounds: numberFromEnv('BENCH_ROUNDS', 5), seconds, connections: numberFromEnv('BENCH_CONNECTIONS', 50),
+      fleetSeconds: numberFromEnv('BENCH_FLEET_SECONDS', 60), log,
+    };
+    process.stdout.write(`\n${formatLimitsReport(await runLimitsBench(limitsOptions), limitsOptions)}\n`);
+  }
   return 0;
 }
 
