@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import Redis, { type RedisOptions } from 'ioredis';
 import type { DeploymentSpec, StoreConfig } from '../config/schema';
 import type { LimitStore } from '../limits/limit-store';
@@ -113,6 +114,8 @@ export class RedisStore implements Store {
   private readonly key: {
     readonly ids: string; readonly tokenByHash: string; readonly deployments: string; readonly channel: string; readonly limits: string;
   };
+  /** SHA1 of each script run with evalCached. */
+  private readonly shas = new Map<string, string>();
   private subscribedOnce = false;
   /** Set when `connect` has returned: a subscription made after that may have missed changes. */
   private handedOut = false;
@@ -249,7 +252,7 @@ export class RedisStore implements Store {
   limitStore(holder: string, leaseMs: number): LimitStore {
     return new RedisLimitStore({
       key: (tokenId, scope) => `${this.key.limits}{${tokenId}}:${scope}`,
-      run: (script, keys, args) => this.call(this.redis.eval(script, keys.length, ...keys, ...args)),
+      run: (script, keys, args) => this.call(this.evalCached(script, keys, args)),
       holder,
       leaseMs,
     });
@@ -292,6 +295,23 @@ export class RedisStore implements Store {
 
   private async eval(script: string, keys: readonly string[], args: readonly string[]): Promise<number> {
     return Number(await this.call(this.redis.eval(script, keys.length, ...keys, ...args)));
+  }
+
+  /**
+   * EVALSHA, and EVAL when Redis does not have the script (a restart, a failover): the
+   * hot path's scripts run once per limited request, and their text is most of the command.
+   */
+  private async evalCached(script: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    let sha = this.shas.get(script);
+    if (sha === undefined) this.shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
+    try {
+      return await this.redis.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (err instanceof Error && err.name === 'ReplyError' && err.message.startsWith('NOSCRIPT')) {
+        return this.redis.eval(script, keys.length, ...keys, ...args);
+      }
+      throw err;
+    }
   }
 
   private async readRaw(id: string): Promise<{ id: string; hash: string; json: string } | null> {

@@ -105,6 +105,10 @@ t.test('redis', async (t) => {
     t.same(keys.sort(), ['tag:limits:{tok_x}:', 'tag:limits:{tok_x}:pool']);
     const ttl = Number(await redis.command('PTTL', 'tag:limits:{tok_x}:'));
     t.ok(ttl > 0 && ttl <= 61_000 + 20_000, 'counters expire by themselves');
+    // A restarted or failed-over Redis has no scripts: the check sends the script again.
+    await redis.command('SCRIPT', 'FLUSH');
+    const again = await limits.acquire({ tokenId: 'tok_x', rateScope: null, requestsPerMinute: 0, slotScope: 'pool', concurrent: 1, held: 1 });
+    t.equal(again.refusedBy, 'concurrency', 'answered after SCRIPT FLUSH');
   });
 });
 
