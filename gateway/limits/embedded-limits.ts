@@ -15,6 +15,8 @@ CREATE TABLE IF NOT EXISTS limit_slots (
  * failing open: it runs on the event loop, so it must stay short.
  */
 const BUSY_MS = 50;
+/** Creating the tables at start may wait for other processes as long as the token store does. */
+const SCHEMA_WAIT_MS = 5_000;
 const PRUNE_EVERY_MS = 60_000;
 
 /**
@@ -30,9 +32,11 @@ export class EmbeddedLimitStore implements LimitStore {
 
   constructor(path: string, private readonly holder: string, private readonly leaseMs: number) {
     try {
-      this.db = new Database(path, { timeout: BUSY_MS });
+      // Processes starting together may wait for each other here; checks afterwards may not.
+      this.db = new Database(path, { timeout: SCHEMA_WAIT_MS });
       this.db.pragma('synchronous = NORMAL');
       this.db.exec(SCHEMA);
+      this.db.pragma(`busy_timeout = ${BUSY_MS}`);
     } catch (err) {
       throw new StoreUnavailableError(`cannot open the embedded store's limit tables at ${path}`, { cause: err });
     }

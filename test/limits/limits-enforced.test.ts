@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { hostOf, startGateway } from '../helpers/gateway';
 import { bearer, echoClient, startGrpcUpstream, unary } from '../helpers/grpc';
 import { get } from '../helpers/http';
+import { h2Request } from '../helpers/raw-http';
 import { within } from '../helpers/ops';
 import { startRedis } from '../helpers/redis';
 import { startUpstream, startWsUpstream } from '../helpers/upstream';
@@ -55,6 +56,18 @@ t.test('limits on HTTP, WebSocket and gRPC', async (t) => {
     const again = await call(secret);
     t.equal(again.status, 429, 'refused again (from this process\'s memory of the exhausted allowance)');
     t.equal(up.requests.filter((r) => r.url === '/').length, 1, 'the refused requests never reached the upstream');
+  });
+
+  await t.test('HTTP/2: the same answers', async (t) => {
+    const { secret } = await gw.mint({ user: ['llm'], limits: { requests_per_minute: 6 } });
+    const ask = () => h2Request(gw.external, { ':authority': hostOf('llm'), authorization: `Bearer ${secret}` });
+    const first = await ask();
+    t.equal(first.status, 200);
+    t.equal(first.headers['ratelimit-policy'], '"requests";q=6;w=60');
+    const refused = await ask();
+    t.equal(refused.status, 429);
+    t.ok(Number(refused.headers['retry-after']) >= 1);
+    t.match(refused.headers.ratelimit, /^"requests";r=0;t=\d+$/);
   });
 
   await t.test('concurrency: the slot is released on success, client abort, upstream error and timeout', async (t) => {
@@ -133,9 +146,13 @@ t.test('limits on HTTP, WebSocket and gRPC', async (t) => {
     await reply;
     const refused = await unary(client, { text: 'x' }, bearer(secret));
     t.equal(refused.code, grpc.status.RESOURCE_EXHAUSTED);
+    t.equal(refused.trailers?.get('ratelimit')[0], '"concurrent";r=0', 'RateLimit in the refusal');
     t.ok(Number(refused.trailers?.get('retry-after')[0]) >= 1, 'retry-after metadata');
     stream.end();
     await new Promise((resolve) => stream.once('status', resolve));
-    t.not(await within(1000, async () => (await unary(client, { text: 'x' }, bearer(secret))).code === grpc.status.OK), null, 'free once the stream ended');
+    let ok: Awaited<ReturnType<typeof unary>> | undefined;
+    t.not(await within(1000, async () => (ok = await unary(client, { text: 'x' }, bearer(secret))).code === grpc.status.OK), null, 'free once the stream ended');
+    t.equal(ok?.headers?.get('ratelimit-policy')[0], '"concurrent";q=1;qu="concurrent-requests"', 'an allowed call carries the fields in its response metadata');
+    t.equal(ok?.headers?.get('ratelimit')[0], '"concurrent";r=0');
   });
 });

@@ -42,7 +42,8 @@ t.test('Redis down: limited requests fail open, counted and logged', async (t) =
   const { secret } = await gw.mint({ user: ['llm'], limits: { concurrent: 1 } });
   const call = (path = '/') => get(gw.external + path, { host: hostOf('llm'), authorization: `Bearer ${secret}` });
   t.equal((await call()).status, 200, 'the token is cached');
-
+  // Redis runs without automatic saves; one explicit save lets the restarted server come back with the token.
+  await redis.command('SAVE');
   await redis.kill();
   const holding = call('/hold');
   await within(2000, async () => held.length === 1);
@@ -64,4 +65,25 @@ t.test('Redis down: limited requests fail open, counted and logged', async (t) =
   t.not(await within(5000, async () => held.length === 1 && (await call()).status === 429), null, 'limited again once Redis is back');
   held.shift()?.end('done');
   await holdingAgain;
+});
+
+t.test('a slot held longer than its lease stays taken: the replica renews it', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const held: ServerResponse[] = [];
+  const up = await startUpstream(t, (req, res) => (req.url === '/hold' ? void held.push(res) : void res.end('ok')));
+  // Renewed every 200 ms; without renewal it would lapse after 600 ms.
+  const gw = await startGateway(t, { store: { driver: 'redis', url: redis.url }, deployments: [{ name: 'llm', access: 'protected', upstreams: [up.url] }], limitLeaseMs: 600 });
+  const { secret } = await gw.mint({ user: ['llm'], limits: { concurrent: 1 } });
+  const call = (path = '/') => get(gw.external + path, { host: hostOf('llm'), authorization: `Bearer ${secret}` });
+  const holding = call('/hold');
+  await within(2000, async () => held.length === 1);
+  await new Promise((r) => setTimeout(r, 1500));
+  const [key] = (await redis.command('KEYS', '*limits*')) as string[];
+  const fields = (await redis.command('HGETALL', key)) as string[];
+  const expires = Number(fields[fields.findIndex((f) => f.startsWith('e:')) + 1]);
+  t.ok(expires > Date.now(), 'the lease was renewed past its first 600 ms');
+  t.equal((await call()).status, 429, 'and the slot is still taken after 1.5 s');
+  held.shift()!.end('done');
+  t.equal((await holding).status, 200);
 });
