@@ -89,7 +89,7 @@ export async function createToken(
     disabled: false,
     user,
     developer,
-    limits,
+    ...(limits === null ? {} : { limits }),
   };
   await store.createToken(token);
   return { token, secret };

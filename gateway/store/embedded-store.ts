@@ -74,7 +74,7 @@ function fromRow(r: TokenRow): TokenRecord {
     createdAt: r.created_at, expiresAt: r.expires_at, lastUsedAt: r.last_used_at,
     disabled: r.disabled === 1, developer: r.developer === 1,
     user: r.user_deployments === null ? null : { deployments: JSON.parse(r.user_deployments) as string[] },
-    limits: r.limits === null ? null : (JSON.parse(r.limits) as Limits),
+    ...(r.limits === null ? {} : { limits: JSON.parse(r.limits) as Limits }),
   };
 }
 

@@ -87,7 +87,7 @@ export class StoreUnavailableError extends Error {
 export function applyTokenPatch(record: TokenRecord, patch: TokenPatch): TokenRecord {
   const pick = <K extends keyof TokenPatch>(key: K): TokenRecord[K] =>
     patch[key] === undefined ? record[key] : (patch[key] as TokenRecord[K]);
-  return {
+  const next: { -readonly [K in keyof TokenRecord]: TokenRecord[K] } = {
     ...record,
     name: pick('name'),
     description: pick('description'),
@@ -95,6 +95,10 @@ export function applyTokenPatch(record: TokenRecord, patch: TokenPatch): TokenRe
     expiresAt: pick('expiresAt'),
     user: pick('user'),
     developer: pick('developer'),
-    limits: pick('limits') ?? null,
   };
+  // A token without limits has no `limits` key at all, as one made before limits existed.
+  const limits = pick('limits');
+  if (limits === null || limits === undefined) delete next.limits;
+  else next.limits = limits;
+  return next;
 }
