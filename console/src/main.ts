@@ -1,6 +1,8 @@
 import { Api, ApiError } from './api.js';
 import { byId, el, say } from './dom.js';
+import { clearAudit, showAudit } from './audit-page.js';
 import { clearDeployments, showDeployments } from './deployments-page.js';
+import { closeRotateDialog } from './rotate-dialog.js';
 import { tokenStore, type SignedIn } from './session.js';
 import { closeCreateDialog, openCreateDialog } from './token-dialog.js';
 import { closeLimitsDialog } from './limits-dialog.js';
@@ -18,6 +20,7 @@ const main = byId('main', HTMLElement);
 const PAGES = {
   tokens: { view: byId('tokens-view', HTMLElement), title: 'API Tokens', show: showTokens },
   deployments: { view: byId('deployments-view', HTMLElement), title: 'Deployments', show: showDeployments },
+  audit: { view: byId('audit-view', HTMLElement), title: 'Audit', show: showAudit },
 } as const;
 
 let current: SignedIn | null = null;
@@ -47,10 +50,12 @@ function signOut(message = ''): void {
   current = null;
   closeCreateDialog();
   closeLimitsDialog();
+  closeRotateDialog();
   const confirm = byId('confirm-dialog', HTMLDialogElement);
   if (confirm.open) confirm.close();
   clearTokens();
   clearDeployments();
+  clearAudit();
   who.replaceChildren();
   showSignIn(message);
 }
@@ -86,7 +91,8 @@ async function signIn(token: string, restoring: boolean): Promise<void> {
 }
 
 function pageName(): keyof typeof PAGES {
-  return location.hash === '#/deployments' ? 'deployments' : 'tokens';
+  if (location.hash === '#/deployments') return 'deployments';
+  return location.hash === '#/audit' ? 'audit' : 'tokens';
 }
 
 async function route(): Promise<void> {

@@ -2,6 +2,7 @@ import { ApiError, type DeploymentView, type NewToken, type TokenView } from './
 import { byId, el, say } from './dom.js';
 import { daysFromNow } from './format.js';
 import { limitValue, limitsBody } from './limits.js';
+import { showLoginCommand } from './login-command.js';
 import type { SignedIn } from './session.js';
 
 const dialog = byId('create-dialog', HTMLDialogElement);
@@ -100,6 +101,7 @@ function clearErrors(): void {
 
 function reset(): void {
   secret.value = '';
+  showLoginCommand(null);
   copyStatus.textContent = '';
   form.reset();
   clearErrors();
@@ -207,6 +209,7 @@ function showSecret(token: TokenView, value: string): void {
   secretPane.hidden = false;
   byId('secret-label', HTMLLabelElement).textContent = `Secret of "${token.name}"`;
   secret.value = value;
+  showLoginCommand(token.developer ? value : null);
   secret.focus();
   secret.select();
 }

@@ -13,6 +13,8 @@ Commands:
   update ID [--rate 600/m|none] [--concurrent 4|none] [--config FILE] [--json]
                        Changes a token's limits; a limit not named is kept, none removes it.
   delete ID [--config FILE]
+  rotate ID [--overlap 10m] [--json] [--config FILE]
+                       Gives the token a new secret; the old one works for the overlap.
 
 --rate is requests per second, minute or hour (10/s, 600/m, 3600/h; a bare
 number is per minute), kept per minute; --concurrent caps requests and
@@ -30,11 +32,12 @@ export async function tokenCommand(argv: string[]): Promise<number> {
     case 'list': return list(rest);
     case 'update': return update(rest);
     case 'delete': return remove(rest);
+    case 'rotate': return (await import('./token-rotate-command')).rotateCommand(rest);
     case undefined: case '--help': case '-h': case 'help':
       (sub === undefined ? process.stderr : process.stdout).write(TOKEN_HELP);
       return sub === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown token command "${sub}" (expected create, list, update or delete)`);
+      throw new UsageError(`unknown token command "${sub}" (expected create, list, update, delete or rotate)`);
   }
 }
 
