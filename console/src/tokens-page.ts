@@ -67,7 +67,9 @@ function row(ctx: SignedIn, token: TokenView): HTMLTableRowElement {
   const types = [token.user ? 'User' : null, token.developer ? 'Developer' : null].filter((t): t is string => t !== null);
   const toggle = el('button', { type: 'button', class: 'secondary small toggle', 'aria-label': `${token.disabled ? 'Enable' : 'Disable'} token ${token.name}` }, token.disabled ? 'Enable' : 'Disable');
   const remove = el('button', { type: 'button', class: 'danger small', 'aria-label': `Delete token ${token.name}` }, 'Delete');
-  const limits = el('button', { type: 'button', class: 'secondary small limits', 'aria-label': `Edit limits of token ${token.name}` }, 'Limits');
+  // Under the status, as its own edit button: another column or action button would not fit a 1280px window.
+  const limits = el('button', { type: 'button', class: 'cell-edit limits', 'aria-label': `Edit limits of token ${token.name}` },
+    describeLimits(token.limits) ?? el('span', { class: 'muted' }, 'None'));
   // The API refuses to rotate a disabled or expired token (409): enable it, or make a new one.
   const rotate = el('button', { type: 'button', class: 'secondary small', 'aria-label': `Rotate the secret of token ${token.name}`, disabled: current !== 'Active' }, 'Rotate');
   rotate.addEventListener('click', () => openRotateDialog(ctx, token, (rotated) => void showTokens(ctx, `"${rotated.name}" has a new secret.`)));
@@ -83,9 +85,8 @@ function row(ctx: SignedIn, token: TokenView): HTMLTableRowElement {
     el('td', { 'data-label': 'Last used' }, time(token.last_used_at, 'Never')),
     el('td', { 'data-label': 'Requests (24 h)', class: 'numeric' }, el('span', { class: 'muted' }, '…')),
     el('td', { 'data-label': 'Expires' }, time(token.expires_at, 'Never')),
-    el('td', { 'data-label': 'Limits', class: 'limits-cell' }, describeLimits(token.limits) ?? el('span', { class: 'muted' }, 'None')),
-    el('td', { 'data-label': 'Status' }, el('span', { class: `state state-${current.toLowerCase()}` }, current)),
-    el('td', { class: 'row-actions' }, limits, toggle, rotate, remove),
+    el('td', { 'data-label': 'Status' }, el('span', { class: `state state-${current.toLowerCase()}` }, current), el('br'), limits),
+    el('td', { class: 'row-actions' }, toggle, rotate, remove),
   );
 }
 
