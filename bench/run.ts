@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- --only http|grpc|propagation|limits]`: the HTTP table (wrk
+ * `npm run bench [-- --only http|grpc|propagation|workers|limits]`: the HTTP table (wrk
  * against upstream, naive proxy, the platform floors and Gatehouse), then the gRPC rows, the
- * propagation figures, and the limits rows (cost of a check; fleet accuracy, BENCH_FLEET_SECONDS, 60).
+ * propagation figures, Gatehouse with 1 and 2 workers against nginx with as many, and the
+ * limits rows (cost of a check; fleet accuracy, BENCH_FLEET_SECONDS, 60).
  *
  * Environment: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_WARMUP (3 s per row),
  * BENCH_CONNECTIONS (50), BENCH_ROWS (comma-separated row ids, default all),
@@ -13,8 +14,9 @@ import { formatHttpReport, ROW_IDS, runHttpBench, type RowId } from './http-benc
 import { formatLimitsReport, runLimitsBench } from './limits-bench';
 import { runPropagationBench } from './propagation-bench';
 import { printLatency, printRows } from './table';
+import { formatWorkersReport, runWorkersBench } from './workers-bench';
 
-const SECTIONS = ['http', 'grpc', 'propagation', 'limits'] as const;
+const SECTIONS = ['http', 'grpc', 'propagation', 'workers', 'limits'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -31,7 +33,7 @@ function sectionsFromArgs(argv: readonly string[]): Section[] {
     const arg = argv[i];
     if (arg === '--only') only.push(argv[++i] ?? '');
     else if (arg.startsWith('--only=')) only.push(arg.slice('--only='.length));
-    else throw new Error(`unknown argument "${arg}" (usage: npm run bench -- [--only http|grpc|propagation|limits])`);
+    else throw new Error(`unknown argument "${arg}" (usage: npm run bench -- [--only http|grpc|propagation|workers|limits])`);
   }
   const names = only.flatMap((o) => o.split(','));
   for (const name of names) {
@@ -80,6 +82,16 @@ async function main(): Promise<number> {
       fleetSeconds: numberFromEnv('BENCH_FLEET_SECONDS', 60), log,
     };
     process.stdout.write(`\n${formatLimitsReport(await runLimitsBench(limitsOptions), limitsOptions)}\n`);
+  }
+  if (sections.includes('workers')) {
+    const result = await runWorkersBench({
+      rounds: numberFromEnv('BENCH_ROUNDS', 5),
+      seconds,
+      warmupSeconds: numberFromEnv('BENCH_WARMUP', 3),
+      connections: numberFromEnv('BENCH_CONNECTIONS', 50),
+      log,
+    });
+    process.stdout.write(`\n${formatWorkersReport(result)}\n`);
   }
   return 0;
 }
