@@ -57,11 +57,12 @@ function limitContract(t: Test, open: () => Promise<Store>): void {
   });
 
   t.test("a holder that stops renewing loses its slots when its lease ends", async (t) => {
-    const [dying, alive] = await holders(t, 300, 10_000);
+    // Long enough that a busy machine still makes the second call inside it.
+    const [dying, alive] = await holders(t, 1_500, 10_000);
     const token = `tok_${++tokens}`;
     t.ok((await dying.acquire(slotCall(token, 0))).allowed);
     t.notOk((await alive.acquire(slotCall(token, 0))).allowed, 'taken while the lease runs');
-    await new Promise((r) => setTimeout(r, 450));
+    await new Promise((r) => setTimeout(r, 1_700));
     t.ok((await alive.acquire(slotCall(token, 0))).allowed, 'free after the lease');
   });
 

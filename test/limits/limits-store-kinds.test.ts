@@ -72,18 +72,18 @@ t.test('a slot held longer than its lease stays taken: the replica renews it', a
   t.teardown(() => redis.stop());
   const held: ServerResponse[] = [];
   const up = await startUpstream(t, (req, res) => (req.url === '/hold' ? void held.push(res) : void res.end('ok')));
-  // Renewed every 200 ms; without renewal it would lapse after 600 ms.
-  const gw = await startGateway(t, { store: { driver: 'redis', url: redis.url }, deployments: [{ name: 'llm', access: 'protected', upstreams: [up.url] }], limitLeaseMs: 600 });
+  // Renewed every 300 ms; without renewal it would lapse after 900 ms.
+  const gw = await startGateway(t, { store: { driver: 'redis', url: redis.url }, deployments: [{ name: 'llm', access: 'protected', upstreams: [up.url] }], limitLeaseMs: 900 });
   const { secret } = await gw.mint({ user: ['llm'], limits: { concurrent: 1 } });
   const call = (path = '/') => get(gw.external + path, { host: hostOf('llm'), authorization: `Bearer ${secret}` });
   const holding = call('/hold');
   await within(2000, async () => held.length === 1);
-  await new Promise((r) => setTimeout(r, 1500));
+  await new Promise((r) => setTimeout(r, 2000));
   const [key] = (await redis.command('KEYS', '*limits*')) as string[];
   const fields = (await redis.command('HGETALL', key)) as string[];
   const expires = Number(fields[fields.findIndex((f) => f.startsWith('e:')) + 1]);
-  t.ok(expires > Date.now(), 'the lease was renewed past its first 600 ms');
-  t.equal((await call()).status, 429, 'and the slot is still taken after 1.5 s');
+  t.ok(expires > Date.now(), 'the lease was renewed past its first 900 ms');
+  t.equal((await call()).status, 429, 'and the slot is still taken after 2 s');
   held.shift()!.end('done');
   t.equal((await holding).status, 200);
 });
