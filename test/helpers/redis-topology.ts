@@ -17,19 +17,22 @@ export interface TopologyNode {
   readonly address: string;
   /** SIGKILL: a crash, as clients see it. Waits for the exit. Idempotent. */
   kill(): Promise<void>;
+  /** Freezes (SIGSTOP) or thaws (SIGCONT) the process. */
+  pause(): void;
+  resume(): void;
   /** Runs one command on a short-lived connection of its own. */
   command(name: string, ...args: string[]): Promise<unknown>;
 }
 
-async function startNode(dir: string, args: (port: number) => string[], password?: string): Promise<TopologyNode> {
+async function startNode(dir: string, args: (port: number) => string[], password?: string, fixedPort?: number): Promise<TopologyNode> {
   let child: ChildProcess | undefined;
   let port = 0;
   for (let attempt = 1; child === undefined; attempt++) {
-    port = await freePort();
+    port = fixedPort ?? await freePort();
     try {
       child = await launchRedis(port, args(port));
     } catch (err) {
-      if (attempt >= START_ATTEMPTS) throw err;
+      if (attempt >= START_ATTEMPTS || fixedPort !== undefined) throw err;
     }
   }
   const reap = (): void => { child?.kill('SIGKILL'); };
@@ -45,6 +48,8 @@ async function startNode(dir: string, args: (port: number) => string[], password
       c.kill('SIGKILL');
       await exited(c);
     },
+    pause: () => { child?.kill('SIGSTOP'); },
+    resume: () => { child?.kill('SIGCONT'); },
     command: async (name, ...rest) => {
       const client = new Redis({ port, host: '127.0.0.1', password, protocol: 2, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       client.on('error', () => {});
@@ -93,7 +98,9 @@ const FAILOVER_TIMEOUT_MS = 2_000;
  * majority) on free ports, a primary marked down after {@link DOWN_AFTER_MS}.
  * Resolves once every sentinel knows the replicas and the other sentinels.
  */
-export async function startSentinelSet(options: { replicas?: number; sentinels?: number; password?: string } = {}): Promise<SentinelSet> {
+export async function startSentinelSet(
+  options: { replicas?: number; sentinels?: number; password?: string; sentinelPorts?: number[] } = {},
+): Promise<SentinelSet> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sentinel-'));
   const name = 'mymaster';
   const { password } = options;
@@ -110,7 +117,7 @@ export async function startSentinelSet(options: { replicas?: number; sentinels?:
     for (let i = 0; i < (options.replicas ?? 1); i++) {
       nodes.push(await startNode(dir, (port) => [...serverArgs(port, dir), ...auth, '--replicaof', '127.0.0.1', String(primary.port)], password));
     }
-    const count = options.sentinels ?? 3;
+    const count = options.sentinelPorts?.length ?? options.sentinels ?? 3;
     for (let i = 0; i < count; i++) {
       sentinelNodes.push(await startNode(dir, (port) => {
         const file = join(dir, `sentinel-${port}.conf`);
@@ -123,7 +130,7 @@ export async function startSentinelSet(options: { replicas?: number; sentinels?:
           '',
         ].join('\n'));
         return [file, '--sentinel', '--logfile', '', '--loglevel', 'warning'];
-      }));
+      }, undefined, options.sentinelPorts?.[i]));
     }
     const replicas = nodes.length - 1;
     await waitUntil('sentinels discovered each other and the replicas', 20_000, async () => {
@@ -174,7 +181,7 @@ export interface TestCluster {
  * no replicas. `cluster-require-full-coverage no`: a dead node fails only its
  * own slots (with the default, every node refuses every command).
  */
-export async function startCluster(primaries = 3): Promise<TestCluster> {
+export async function startCluster(primaries = 3, ports: number[] = []): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cluster-'));
   const nodes: TopologyNode[] = [];
   const stop = async (): Promise<void> => {
@@ -191,7 +198,7 @@ export async function startCluster(primaries = 3): Promise<TestCluster> {
       nodes.push(await startNode(dir, (port) => [
         ...serverArgs(port, dir), '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`),
         '--cluster-node-timeout', '1000', '--cluster-require-full-coverage', 'no',
-      ]));
+      ], undefined, ports[i]));
     }
     await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => n.address), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 });
     await waitUntil('every node sees the whole cluster', 20_000, async () => {
