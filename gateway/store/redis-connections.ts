@@ -67,8 +67,12 @@ export function openConnections(config: RedisStoreConfig, settings: ConnectionSe
       retryStrategy: reconnectDelay,
       // Asked again while no sentinel answers; ioredis's default gives up on a sentinel set after a few tries.
       sentinelRetryStrategy: reconnectDelay,
-      // Reconnect at once when the sentinels announce a new primary, rather than when the old one stops answering.
-      failoverDetector: true,
+      // Not ioredis's failoverDetector: in ioredis 6.0.0 a detector left from a connection that dropped by
+      // itself (the primary died) answers +switch-master by aborting the reconnection under way, and the
+      // client ends for good. A reconnect asks the sentinels anyway, and an old primary still up is demoted
+      // to a replica by them: its READONLY refusal sends us back to the sentinels.
+      failoverDetector: false,
+      reconnectOnError: (err: Error) => err.message.startsWith('READONLY'),
       ...(config.sentinelPassword === undefined ? {} : { sentinelPassword: config.sentinelPassword }),
       ...(config.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
     };

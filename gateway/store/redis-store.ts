@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import type { Cluster } from 'ioredis';
 import type { DeploymentSpec, RedisStoreConfig } from '../config/schema';
-import { openConnections } from './redis-connections';
+import { MAX_RECONNECT_DELAY_MS, openConnections } from './redis-connections';
 import { redisKeys } from './redis-keys';
 import { EventSubscriber } from './redis-subscriber';
 import {
@@ -30,7 +30,7 @@ export interface RedisStoreOptions {
   readonly onConnectionEvent?: (event: ConnectionEvent) => void;
 }
 
-export { MAX_RECONNECT_DELAY_MS } from './redis-connections';
+export { MAX_RECONNECT_DELAY_MS };
 export { SUBSCRIBER_PING_MS } from './redis-subscriber';
 const CAS_ATTEMPTS = 5;
 const MGET_CHUNK = 500;
@@ -123,6 +123,7 @@ export class RedisStore implements Store {
   /** Who answered the commands last: a different one after a reconnect is a failover. */
   private primary: string | undefined;
   private readyBefore = false;
+  private closed = false;
 
   /**
    * Creates the store and waits up to `connectWaitMs` for Redis. Never
@@ -148,6 +149,10 @@ export class RedisStore implements Store {
     const keys = redisKeys(config.prefix, connections.clustered);
     this.key = { ids: keys.table('token:ids'), tokenByHash: keys.table('token:hash:'), deployments: keys.table('deployments'), channel: keys.channel };
     this.redis.on('error', onError);
+    // ioredis ends a client whose reconnection was aborted midway (it does not retry then): start it again.
+    this.redis.on('end', () => {
+      if (!this.closed) setTimeout(() => { if (!this.closed) this.redis.connect().catch(() => {}); }, MAX_RECONNECT_DELAY_MS).unref();
+    });
     // A cluster reports a node it cannot reach as 'node error'; 'error' only when the whole cluster is unreachable.
     if (this.clustered) this.redis.on('node error', onError);
     this.redis.on('ready', () => {
@@ -261,6 +266,7 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.listeners.length = 0;
     this.subscriber.close();
     // disconnect, not quit: quit would be refused (offline queue off) while reconnecting, and reconnection would go on.

@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Redis from 'ioredis';
 import { freePort } from './ports';
-import { exited, launchRedis, serverArgs } from './redis';
+import { exited, launchRedis, serverArgs as plainArgs } from './redis';
+
+/** Several servers share one folder: each its own RDB file. */
+const serverArgs = (port: number, dir: string): string[] => [...plainArgs(port, dir), '--dbfilename', `dump-${port}.rdb`];
 
 const run = promisify(execFile);
 const START_ATTEMPTS = 5;
@@ -24,7 +27,7 @@ export interface TopologyNode {
   command(name: string, ...args: string[]): Promise<unknown>;
 }
 
-async function startNode(dir: string, args: (port: number) => string[], password?: string, fixedPort?: number): Promise<TopologyNode> {
+async function startNode(args: (port: number) => string[], password?: string, fixedPort?: number): Promise<TopologyNode> {
   let child: ChildProcess | undefined;
   let port = 0;
   for (let attempt = 1; child === undefined; attempt++) {
@@ -112,14 +115,14 @@ export async function startSentinelSet(
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const primary = await startNode(dir, (port) => [...serverArgs(port, dir), ...auth], password);
+    const primary = await startNode((port) => [...serverArgs(port, dir), ...auth], password);
     nodes.push(primary);
     for (let i = 0; i < (options.replicas ?? 1); i++) {
-      nodes.push(await startNode(dir, (port) => [...serverArgs(port, dir), ...auth, '--replicaof', '127.0.0.1', String(primary.port)], password));
+      nodes.push(await startNode((port) => [...serverArgs(port, dir), ...auth, '--replicaof', '127.0.0.1', String(primary.port)], password));
     }
     const count = options.sentinelPorts?.length ?? options.sentinels ?? 3;
     for (let i = 0; i < count; i++) {
-      sentinelNodes.push(await startNode(dir, (port) => {
+      sentinelNodes.push(await startNode((port) => {
         const file = join(dir, `sentinel-${port}.conf`);
         writeFileSync(file, [
           `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`,
@@ -195,7 +198,7 @@ export async function startCluster(primaries = 3, ports: number[] = []): Promise
   const idOf = async (n: TopologyNode): Promise<string> => String(await n.command('CLUSTER', 'MYID'));
   try {
     for (let i = 0; i < primaries; i++) {
-      nodes.push(await startNode(dir, (port) => [
+      nodes.push(await startNode((port) => [
         ...serverArgs(port, dir), '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`),
         '--cluster-node-timeout', '1000', '--cluster-require-full-coverage', 'no',
       ], undefined, ports[i]));

@@ -10,7 +10,7 @@ import { EventLog, deploymentSpec, isDeployment, isToken, storeContract, tokenRe
 let prefixes = 0;
 const newPrefix = (): string => `cluster${++prefixes}:`;
 
-export function clusterConfig(cluster: TestCluster, prefix: string): RedisStoreConfig {
+function clusterConfig(cluster: TestCluster, prefix: string): RedisStoreConfig {
   return { driver: 'redis', prefix, cluster: cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), tls: false };
 }
 
@@ -106,10 +106,12 @@ t.test('a dead primary with no replica fails only its own slots', async (t) => {
   t.ok(Date.now() - start < 2_000, `failed in ${Date.now() - start} ms`);
   await t.rejects(onDead.ping(), StoreUnavailableError, 'and its ping (readiness) fails');
   // The live node may take a moment to agree the dead one is gone (cluster-node-timeout 1 s); it must keep serving.
+  let answered = 0;
   for (let i = 0; i < 30; i++) {
-    t.same(await onLive.findTokenByHash(before.hash), before, i === 0 ? `a table on node ${livePort} keeps answering` : undefined);
+    if ((await onLive.findTokenByHash(before.hash))?.id === before.id) answered++;
     await new Promise((r) => setTimeout(r, 100));
   }
+  t.equal(answered, 30, `a table on node ${livePort} kept answering while the cluster noticed the dead node`);
   await onLive.ping();
   const after = tokenRecord();
   const seen = log.waitFor(isToken(after.id, after.hash), 5_000);
