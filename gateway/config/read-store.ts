@@ -26,7 +26,7 @@ export function readStore(r: Reader, value: unknown): StoreConfig {
 
   if (obj.sentinels !== undefined) {
     if (obj.name === undefined) throw new ConfigError('store.name', 'is required with store.sentinels (the primary\'s name in the Sentinel config, e.g. mymaster)');
-    const sentinelPassword = obj.sentinelPassword === undefined ? undefined : r.nonEmpty(obj.sentinelPassword, 'store.sentinelPassword');
+    const sentinelPassword = secret(r, obj.sentinelPassword, 'store.sentinelPassword');
     return {
       driver, prefix, sentinels: addresses(r, obj.sentinels, 'store.sentinels'), name: r.nonEmpty(obj.name, 'store.name'),
       ...access(r, obj), ...(sentinelPassword === undefined ? {} : { sentinelPassword }),
@@ -57,11 +57,17 @@ function addresses(r: Reader, value: unknown, path: string): RedisAddress[] {
 }
 
 function access(r: Reader, obj: Record<string, unknown>): RedisAccess {
-  const username = obj.username === undefined ? undefined : r.nonEmpty(obj.username, 'store.username');
-  const password = obj.password === undefined ? undefined : r.nonEmpty(obj.password, 'store.password');
+  const username = secret(r, obj.username, 'store.username');
+  const password = secret(r, obj.password, 'store.password');
   return {
     ...(username === undefined ? {} : { username }),
     ...(password === undefined ? {} : { password }),
     tls: obj.tls === undefined ? false : r.boolean(obj.tls, 'store.tls'),
   };
+}
+
+/** Empty means none, so that `password: ${REDIS_PASSWORD:-}` works with and without a password. */
+function secret(r: Reader, value: unknown, path: string): string | undefined {
+  const text = value === undefined ? '' : r.string(value, path);
+  return text === '' ? undefined : text;
 }
