@@ -1,19 +1,20 @@
 /**
- * `npm run bench [-- --only http|grpc|propagation]`: the HTTP table (wrk
- * against upstream, naive proxy, the platform floors and Gatehouse), then the gRPC rows and the
- * propagation figures.
+ * `npm run bench [-- --only http|grpc|propagation|failover]`: the HTTP table (wrk
+ * against upstream, naive proxy, the platform floors and Gatehouse), then the gRPC rows, the
+ * propagation figures and the Sentinel failover figures.
  *
  * Environment: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_WARMUP (3 s per row),
  * BENCH_CONNECTIONS (50), BENCH_ROWS (comma-separated row ids, default all),
  * BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
 import { spawnSync } from 'node:child_process';
+import { printFailover, runFailoverBench } from './failover-bench';
 import { runGrpcBench } from './grpc-bench';
 import { formatHttpReport, ROW_IDS, runHttpBench, type RowId } from './http-bench';
 import { runPropagationBench } from './propagation-bench';
 import { printLatency, printRows } from './table';
 
-const SECTIONS = ['http', 'grpc', 'propagation'] as const;
+const SECTIONS = ['http', 'grpc', 'propagation', 'failover'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -30,7 +31,7 @@ function sectionsFromArgs(argv: readonly string[]): Section[] {
     const arg = argv[i];
     if (arg === '--only') only.push(argv[++i] ?? '');
     else if (arg.startsWith('--only=')) only.push(arg.slice('--only='.length));
-    else throw new Error(`unknown argument "${arg}" (usage: npm run bench -- [--only http|grpc|propagation])`);
+    else throw new Error(`unknown argument "${arg}" (usage: npm run bench -- [--only http|grpc|propagation|failover])`);
   }
   const names = only.flatMap((o) => o.split(','));
   for (const name of names) {
@@ -73,6 +74,7 @@ async function main(): Promise<number> {
 
   if (sections.includes('grpc')) printRows('gRPC', await runGrpcBench({ seconds }));
   if (sections.includes('propagation')) printLatency('Propagation of a change to every process (ms)', await runPropagationBench());
+  if (sections.includes('failover')) printFailover(await runFailoverBench());
   return 0;
 }
 

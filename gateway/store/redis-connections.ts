@@ -5,6 +5,12 @@ import type { RedisAccess, RedisStoreConfig } from '../config/schema';
 export const MAX_RECONNECT_DELAY_MS = 1_000;
 
 export const reconnectDelay = (times: number): number => Math.min(50 * 2 ** Math.min(Math.max(times, 1) - 1, 10), MAX_RECONNECT_DELAY_MS);
+/**
+ * With Sentinel a reconnect first asks a sentinel for the primary, which is
+ * cheap: retry often, so a promoted replica is used within a quarter second.
+ */
+const SENTINEL_MAX_DELAY_MS = 250;
+const sentinelReconnectDelay = (times: number): number => Math.min(reconnectDelay(times), SENTINEL_MAX_DELAY_MS);
 
 export interface ConnectionSettings {
   readonly commandTimeoutMs: number;
@@ -64,7 +70,7 @@ export function openConnections(config: RedisStoreConfig, settings: ConnectionSe
       sentinels: config.sentinels.map(({ host, port }) => ({ host, port })),
       name: config.name,
       role: 'master',
-      retryStrategy: reconnectDelay,
+      retryStrategy: sentinelReconnectDelay,
       // Asked again while no sentinel answers; ioredis's default gives up on a sentinel set after a few tries.
       sentinelRetryStrategy: reconnectDelay,
       // Not ioredis's failoverDetector: in ioredis 6.0.0 a detector left from a connection that dropped by
