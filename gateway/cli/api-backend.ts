@@ -1,6 +1,6 @@
 import type { DeploymentJson } from '../admin/deployment-service';
 import { ApiClient } from './api-client';
-import type { Backend, DeploymentFields, NewToken, TokenJson } from './backend';
+import type { AuditPage, Backend, DeploymentFields, NewToken, Rotated, TokenJson } from './backend';
 
 const segment = encodeURIComponent;
 
@@ -23,6 +23,17 @@ export class ApiBackend implements Backend {
 
   async deleteToken(id: string): Promise<boolean> {
     return (await this.client.maybe('DELETE', `/v1/tokens/${segment(id)}`)) !== null;
+  }
+
+  /** An unknown token is the API's 404, whose message names it. */
+  rotateToken(id: string, overlap: string | undefined): Promise<Rotated | null> {
+    return this.client.call('POST', `/v1/tokens/${segment(id)}/rotate`, overlap === undefined ? {} : { overlap });
+  }
+
+  listAudit(limit: number, before: string | undefined): Promise<AuditPage> {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (before !== undefined) query.set('before', before);
+    return this.client.call('GET', `/v1/audit?${query.toString()}`);
   }
 
   async listDeployments(): Promise<DeploymentJson[]> {

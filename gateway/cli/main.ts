@@ -7,7 +7,9 @@ Commands:
   login --api-token TOKEN --endpoint URL
                               check a developer token and make it the current context
   current-context             print the current context as JSON
-  token create|list|delete    manage API tokens
+  token create|list|delete|rotate
+                              manage API tokens
+  audit list                  who changed which token or Deployment, and when
   deployment list|get|apply|delete
                               manage Deployments
   config check [--config FILE]
@@ -33,6 +35,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'current-context': return await (await import('./login-commands')).printCurrentContext(rest);
       case 'token': return await (await import('./token-commands')).tokenCommand(rest);
       case 'deployment': return await (await import('./deployment-commands')).deploymentCommand(rest);
+      case 'audit': return await (await import('./audit-commands')).auditCommand(rest);
       case 'config': return await (await import('./config-commands')).configCommand(rest);
       case '--version': return (await import('./config-commands')).printVersion();
       case 'help': case '--help': case '-h':

@@ -10,6 +10,8 @@ Commands:
                        Creates a token and prints its secret (shown only this once).
   list [--json] [--config FILE]
   delete ID [--config FILE]
+  rotate ID [--overlap 10m] [--json] [--config FILE]
+                       Gives the token a new secret; the old one works for the overlap.
 
 With --config FILE the command acts on that config's store directly (how the
 first developer token is made); without it, on the admin API of the current
@@ -22,11 +24,12 @@ export async function tokenCommand(argv: string[]): Promise<number> {
     case 'create': return create(rest);
     case 'list': return list(rest);
     case 'delete': return remove(rest);
+    case 'rotate': return (await import('./token-rotate-command')).rotateCommand(rest);
     case undefined: case '--help': case '-h': case 'help':
       (sub === undefined ? process.stderr : process.stdout).write(TOKEN_HELP);
       return sub === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown token command "${sub}" (expected create, list or delete)`);
+      throw new UsageError(`unknown token command "${sub}" (expected create, list, delete or rotate)`);
   }
 }
 
