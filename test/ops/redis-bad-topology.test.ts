@@ -3,9 +3,23 @@ import { generateSecret } from '../../gateway/auth/token-format';
 import { hostOf, startGateway, type GatewayOptions, type TestGateway } from '../helpers/gateway';
 import { get } from '../helpers/http';
 import { within } from '../helpers/ops';
-import { freePort } from '../helpers/ports';
+import { listenOn } from '../helpers/ports';
 import { startCluster, startSentinelSet } from '../helpers/redis-topology';
 import { startUpstream } from '../helpers/upstream';
+
+/**
+ * A free port below Linux's ephemeral range (32768+): Redis starts on it later, and a port the
+ * OS hands out by itself meanwhile (a listener on port 0, an outgoing connection) cannot be it.
+ */
+async function reservedPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const server = await listenOn(port).catch(() => null);
+    if (server === null) continue;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return port;
+  }
+}
 
 /** Redis that is not there: the gateway serves what needs no store, and says it is not ready. */
 async function degraded(t: Test, gw: TestGateway, key: string): Promise<void> {
@@ -34,7 +48,7 @@ t.test('serve starts on an unreachable Sentinel or Cluster store, and recovers b
       { name: 'open', access: 'public', upstreams: [up.url] },
     ],
   });
-  const sentinelPorts = [await freePort(), await freePort(), await freePort()];
+  const sentinelPorts = [await reservedPort(), await reservedPort(), await reservedPort()];
   const sentinels = sentinelPorts.map((p) => `127.0.0.1:${p}`);
 
   await t.test('sentinels that all refuse', async (t) => {
@@ -54,7 +68,7 @@ t.test('serve starts on an unreachable Sentinel or Cluster store, and recovers b
   });
 
   await t.test('a cluster seed list where no node answers', async (t) => {
-    const ports = [await freePort(), await freePort(), await freePort()];
+    const ports = [await reservedPort(), await reservedPort(), await reservedPort()];
     const gw = await startGateway(t, options({ driver: 'redis', cluster: ports.map((p) => `127.0.0.1:${p}`) }));
     await degraded(t, gw, 'store.cluster');
     const cluster = await startCluster(3, ports);
