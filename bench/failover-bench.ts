@@ -6,7 +6,7 @@
  * with cached tokens failed, and the revocation propagation after the
  * failover (revoke through one gateway's admin API, poll both until they
  * refuse). Run alone with `node dist/bench/failover-bench.js` (after `npm run
- * build`), or as `npm run bench -- --only failover`.
+ * build`), or as `npm run bench -- --only failover` (`node dist/bench/run.js failover`).
  *
  * Environment: FAILOVER_RATE (requests per second per gateway and kind, 50),
  * FAILOVER_REVOCATIONS (50).

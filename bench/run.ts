@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only http|grpc|propagation|failover]`: the HTTP table (wrk
+ * `npm run bench [-- --only http|grpc|propagation|failover]` (or the section's name alone): the HTTP table (wrk
  * against upstream, naive proxy, the platform floors and Gatehouse), then the gRPC rows, the
  * propagation figures and the Sentinel failover figures.
  *
@@ -31,6 +31,7 @@ function sectionsFromArgs(argv: readonly string[]): Section[] {
     const arg = argv[i];
     if (arg === '--only') only.push(argv[++i] ?? '');
     else if (arg.startsWith('--only=')) only.push(arg.slice('--only='.length));
+    else if ((SECTIONS as readonly string[]).includes(arg)) only.push(arg); // `node dist/bench/run.js failover`
     else throw new Error(`unknown argument "${arg}" (usage: npm run bench -- [--only http|grpc|propagation|failover])`);
   }
   const names = only.flatMap((o) => o.split(','));
