@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- --only http|grpc|propagation|failover]` (or the section's name alone): the HTTP table (wrk
- * against upstream, naive proxy, the platform floors and Gatehouse), then the gRPC rows, the
- * propagation figures and the Sentinel failover figures.
+ * `npm run bench [-- --only http|grpc|propagation|workers|failover]` (or a section's name alone): the
+ * HTTP table (wrk against upstream, naive proxy, the platform floors and Gatehouse), then the gRPC
+ * rows, the propagation figures, Gatehouse with 1 and 2 workers against nginx with as many, and the
+ * Sentinel failover figures.
  *
  * Environment: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_WARMUP (3 s per row),
  * BENCH_CONNECTIONS (50), BENCH_ROWS (comma-separated row ids, default all),
@@ -13,8 +14,9 @@ import { runGrpcBench } from './grpc-bench';
 import { formatHttpReport, ROW_IDS, runHttpBench, type RowId } from './http-bench';
 import { runPropagationBench } from './propagation-bench';
 import { printLatency, printRows } from './table';
+import { formatWorkersReport, runWorkersBench } from './workers-bench';
 
-const SECTIONS = ['http', 'grpc', 'propagation', 'failover'] as const;
+const SECTIONS = ['http', 'grpc', 'propagation', 'workers', 'failover'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -32,7 +34,7 @@ function sectionsFromArgs(argv: readonly string[]): Section[] {
     if (arg === '--only') only.push(argv[++i] ?? '');
     else if (arg.startsWith('--only=')) only.push(arg.slice('--only='.length));
     else if ((SECTIONS as readonly string[]).includes(arg)) only.push(arg); // `node dist/bench/run.js failover`
-    else throw new Error(`unknown argument "${arg}" (usage: npm run bench -- [--only http|grpc|propagation|failover])`);
+    else throw new Error(`unknown argument "${arg}" (usage: npm run bench -- [--only ${SECTIONS.join('|')}])`);
   }
   const names = only.flatMap((o) => o.split(','));
   for (const name of names) {
@@ -75,6 +77,16 @@ async function main(): Promise<number> {
 
   if (sections.includes('grpc')) printRows('gRPC', await runGrpcBench({ seconds }));
   if (sections.includes('propagation')) printLatency('Propagation of a change to every process (ms)', await runPropagationBench());
+  if (sections.includes('workers')) {
+    const result = await runWorkersBench({
+      rounds: numberFromEnv('BENCH_ROUNDS', 5),
+      seconds,
+      warmupSeconds: numberFromEnv('BENCH_WARMUP', 3),
+      connections: numberFromEnv('BENCH_CONNECTIONS', 50),
+      log,
+    });
+    process.stdout.write(`\n${formatWorkersReport(result)}\n`);
+  }
   if (sections.includes('failover')) printFailover(await runFailoverBench());
   return 0;
 }

@@ -8,12 +8,20 @@ const NUMBER_TAGS = ['tag:yaml.org,2002:int', 'tag:yaml.org,2002:float'];
 
 /** Reads, expands and validates a config file. Throws ConfigError naming the key path. */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): GatehouseConfig {
-  let text: string;
+  return parseConfig(readConfigFile(file), file, env);
+}
+
+/** The text of a config file; a ConfigError if it cannot be read. */
+export function readConfigFile(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError('', `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
+}
+
+/** Validates the text of a config file (read by another process: a worker gets it from its supervisor). */
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): GatehouseConfig {
   let raw: unknown;
   try {
     // Numbers stay the text written: `pepper: 0123` or a 20-digit pepper read as a number would become another key
