@@ -5,6 +5,7 @@ import { TokenCache } from './auth/token-cache';
 import { UsageRecorder } from './auth/usage';
 import { memoizedHasher, tokenHasher } from './auth/token-hash';
 import { loadConfig } from './config/load';
+import { Limiter } from './limits/limiter';
 import type { GatehouseConfig, ListenerKind } from './config/schema';
 import { adminHandler } from './admin/admin-handler';
 import { guardAdminHost } from './admin/admin-hosts';
@@ -27,6 +28,8 @@ import type { WorkerLink } from './workers/worker-link';
 export interface GatewayOptions {
   /** Overrides the logger (tests read log lines through it). */
   readonly logger?: Logger;
+  /** How long this process's concurrency slots outlive it (tests shorten it). */
+  readonly limitLeaseMs?: number;
   /** Set in a worker: failed-auth counts and metrics are shared with the host's other workers through it. */
   readonly workers?: WorkerLink;
 }
@@ -39,29 +42,36 @@ export class Gateway {
   readonly listeners: { readonly kind: ListenerKind; readonly listener: Listener }[] = [];
   private readonly lastUsed: LastUsedRecorder;
   private readonly limiter: FailedAuthLimiter;
+  private readonly limits: Limiter;
   private certificates: CertificateReloader | undefined;
 
-  private constructor(readonly runtime: Runtime, lastUsed: LastUsedRecorder, limiter: FailedAuthLimiter) {
+  private constructor(readonly runtime: Runtime, lastUsed: LastUsedRecorder, limiter: FailedAuthLimiter, limits: Limiter) {
     this.lastUsed = lastUsed;
     this.limiter = limiter;
+    this.limits = limits;
   }
 
   static async start(config: GatehouseConfig, options: GatewayOptions = {}): Promise<Gateway> {
     const log = options.logger ?? createLogger(config.log.level);
     if (config.tokens.pepper === '') log.warn('tokens.pepper is empty: stored token hashes are unkeyed; set GATEHOUSE_PEPPER');
     let lastStoreError = 0;
+    const link = options.workers;
+    const metrics = new Metrics(link && (() => link.hostMetrics()));
+    link?.exposeMetrics(metrics.registry);
+    const storeKey = storeKeyPath(config.store);
     const store = await openStore(config.store, {
       // ioredis reports every failed reconnect; one line per 10 s is enough to see an outage.
       onError: (err) => {
         const now = Date.now();
         if (now - lastStoreError < 10_000) return;
         lastStoreError = now;
-        log.error({ err: err.message }, 'token store connection failed; retrying');
+        log.error({ key: storeKey, err: err.message }, `token store connection failed (${storeKey}); retrying`);
+      },
+      onConnectionEvent: (event) => {
+        metrics.storeConnectionEvents.inc({ event });
+        log.warn({ key: storeKey, event }, event === 'failover' ? 'token store failover: another primary answers' : 'token store connection is back');
       },
     });
-    const link = options.workers;
-    const metrics = new Metrics(link && (() => link.hostMetrics()));
-    link?.exposeMetrics(metrics.registry);
     const cache = new TokenCache(store, config.cache, metrics.cacheObserver());
     const limiter = link ? link.failedAuthLimiter(config.failedAuth.perMinute) : new FailedAuthLimiter(config.failedAuth.perMinute);
     const lastUsed = new LastUsedRecorder(store, (err) => log.warn({ err }, 'could not record token last use'));
@@ -72,7 +82,19 @@ export class Gateway {
       lastUsageError = Date.now();
       log.warn({ err }, 'could not record token usage; counts are kept for the next flush');
     });
-    const decider = new Decider(cache, memoizedHasher(tokenHasher(config.tokens.pepper)), limiter, lastUsed);
+    let lastFailOpen = 0;
+    const limits = new Limiter((holder, leaseMs) => store.limitStore(holder, leaseMs), {
+      leaseMs: options.limitLeaseMs,
+      // Every limited request fails open while the store is down; one line per 10 s says so, the metric counts them all.
+      onFailOpen: (err) => {
+        metrics.limitsFailOpen.inc();
+        const now = Date.now();
+        if (now - lastFailOpen < 10_000) return;
+        lastFailOpen = now;
+        log.error({ err }, 'limit check failed: letting limited requests through until the store answers');
+      },
+    });
+    const decider = new Decider(cache, memoizedHasher(tokenHasher(config.tokens.pepper)), limiter, lastUsed, limits);
     // Watch before the first read, so a change made in between is not missed.
     let gateway: Gateway | undefined;
     let missed = false;
@@ -85,7 +107,7 @@ export class Gateway {
       return [];
     });
     const runtime = new Runtime(config, new RouteTable(config, stored), store, cache, decider, log, metrics, usage);
-    gateway = new Gateway(runtime, lastUsed, limiter);
+    gateway = new Gateway(runtime, lastUsed, limiter, limits);
     if (missed) gateway.onStoreEvent({ kind: 'reset' });
     try {
       await gateway.listen();
@@ -197,7 +219,7 @@ export class Gateway {
       runtime.cache.evict(event.hash);
       return;
     }
-    if (event.kind === 'reset') runtime.cache.clear();
+    if (event.kind === 'reset') runtime.cache.expireAll();
     void this.refreshDeployments();
   }
 
@@ -236,6 +258,7 @@ export class Gateway {
     }
     await this.lastUsed.close();
     await this.runtime.usage.close();
+    await this.limits.close();
     for (const route of this.runtime.routes.routes()) {
       route.upstreams.destroy();
       route.grpcUpstreams?.destroy();
@@ -260,6 +283,12 @@ async function listenNamed(listener: Listener, path: string): Promise<void> {
  */
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The config key that names where the store is, for log lines about it. */
+function storeKeyPath(store: GatehouseConfig['store']): string {
+  if (store.driver === 'embedded') return 'store.path';
+  return 'url' in store ? 'store.url' : 'sentinels' in store ? 'store.sentinels' : 'store.cluster';
 }
 
 /** Loads a config file and starts a gateway on it. */

@@ -1,6 +1,7 @@
 import type { DeploymentJson } from '../admin/deployment-service';
 import { ApiClient } from './api-client';
 import type { AuditPage, Backend, DeploymentFields, NewToken, Rotated, TokenJson } from './backend';
+import type { LimitsJson } from './limit-flags';
 
 const segment = encodeURIComponent;
 
@@ -13,8 +14,8 @@ export class ApiBackend implements Backend {
   }
 
   createToken(request: NewToken): Promise<{ token: TokenJson; secret: string }> {
-    const { name, description, user, developer, expires_at } = request;
-    return this.client.call('POST', '/v1/tokens', { name, description, user, developer, expires_at });
+    const { name, description, user, developer, expires_at, limits } = request;
+    return this.client.call('POST', '/v1/tokens', { name, description, user, developer, expires_at, limits });
   }
 
   async listTokens(): Promise<TokenJson[]> {
@@ -23,6 +24,10 @@ export class ApiBackend implements Backend {
 
   async deleteToken(id: string): Promise<boolean> {
     return (await this.client.maybe('DELETE', `/v1/tokens/${segment(id)}`)) !== null;
+  }
+
+  async setTokenLimits(id: string, limits: LimitsJson | null): Promise<TokenJson | null> {
+    return (await this.client.maybe<{ token: TokenJson }>('PATCH', `/v1/tokens/${segment(id)}`, { limits }))?.token ?? null;
   }
 
   /** An unknown token is the API's 404, whose message names it. */

@@ -3,6 +3,7 @@ import type { AuditEvent } from '../store/types';
 import { ApiBackend } from './api-backend';
 import { CommandError } from './args';
 import { currentContext } from './contexts';
+import type { LimitsJson } from './limit-flags';
 
 export type TokenJson = Record<string, unknown>;
 export type { DeploymentJson };
@@ -13,6 +14,7 @@ export interface NewToken {
   user?: { deployments: string[] };
   developer: boolean;
   expires_at?: string;
+  limits?: LimitsJson;
   /** Only with --config: API-made tokens belong to the caller. */
   owner?: string;
 }
@@ -44,6 +46,8 @@ export interface Backend {
   createToken(request: NewToken): Promise<{ token: TokenJson; secret: string }>;
   listTokens(): Promise<TokenJson[]>;
   deleteToken(id: string): Promise<boolean>;
+  /** Replaces a token's limits (null: none); null when there is no such token. */
+  setTokenLimits(id: string, limits: LimitsJson | null): Promise<TokenJson | null>;
   /** Null when there is no such token. `overlap`: a duration string (default 0s). */
   rotateToken(id: string, overlap: string | undefined): Promise<Rotated | null>;
   listAudit(limit: number, before: string | undefined): Promise<AuditPage>;

@@ -13,6 +13,8 @@ import { isAuditId } from '../store/audit-id';
 import type { AuditAction, Store } from '../store/types';
 import { CommandError } from './args';
 import type { AuditPage, Backend, DeploymentFields, NewToken, Rotated, TokenJson } from './backend';
+import type { LimitsJson } from './limit-flags';
+import { validateTokenLimits } from '../limits/limits';
 
 /** A `--config` command's audit events: no token, no request, no client address (SPEC: actor `local`). */
 const LOCAL = { tokenId: null, user: 'local', requestId: null, clientAddress: null } as const;
@@ -76,6 +78,13 @@ class StoreBackend implements Backend {
     const events = await this.store.listAudit(limit + 1, before ?? null);
     const page = events.slice(0, limit);
     return { events: page, next: events.length > limit ? page[page.length - 1].id : null };
+  }
+
+  async setTokenLimits(id: string, limits: LimitsJson | null): Promise<TokenJson | null> {
+    const token = await refusing(async () => this.store.updateToken(id, { limits: validateTokenLimits(limits) }));
+    if (token === null) return null;
+    await this.audit('token.update', id);
+    return tokenView(token);
   }
 
   /** Config-managed ones first win a name clash, as in the gateway's route table. */

@@ -9,11 +9,13 @@ import {
   type GatehouseConfig,
   MAX_WORKERS,
   type ListenerConfig,
-  type StoreConfig,
   type GlobalTimeouts,
   type Workers,
 } from './schema';
 import { parseCidr } from '../http/cidr';
+import { limitProblem, type Limits } from '../limits/limits';
+import { splitAddress } from './address';
+import { readStore } from './read-store';
 
 type Plain = Record<string, unknown>;
 
@@ -22,7 +24,7 @@ function isPlain(value: unknown): value is Plain {
 }
 
 /** Walks raw YAML with a key path, so every complaint names where it is. */
-class Reader {
+export class Reader {
   constructor(
     /** null: values come from an API caller and are taken literally, never expanded. */
     private readonly env: NodeJS.ProcessEnv | null,
@@ -227,27 +229,6 @@ function readAllowedHosts(r: Reader, value: unknown, path: string): string[] {
   return hosts;
 }
 
-function splitAddress(address: string, path: string): { host: string; port: number } {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)):(\d{1,5})$/.exec(address);
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || port > 65535) throw new ConfigError(path, `must be host:port (got "${address}")`);
-  return { host: match[1] ?? match[2], port };
-}
-
-function readStore(r: Reader, value: unknown): StoreConfig {
-  const obj = r.object(value, 'store', ['driver', 'path', 'url', 'prefix']);
-  const driver = r.oneOf(obj.driver ?? 'embedded', 'store.driver', ['embedded', 'redis'] as const);
-  if (driver === 'embedded') {
-    if (obj.url !== undefined) throw new ConfigError('store.url', 'applies only to driver: redis');
-    if (obj.prefix !== undefined) throw new ConfigError('store.prefix', 'applies only to driver: redis');
-    return { driver, path: r.file(obj.path ?? 'data/gatehouse.db', 'store.path') };
-  }
-  if (obj.path !== undefined) throw new ConfigError('store.path', 'applies only to driver: embedded');
-  const url = r.nonEmpty(obj.url ?? 'redis://127.0.0.1:6379/0', 'store.url');
-  if (!/^rediss?:\/\//.test(url)) throw new ConfigError('store.url', 'must be a redis:// or rediss:// URL');
-  return { driver, url, prefix: obj.prefix === undefined ? 'gatehouse:' : r.string(obj.prefix, 'store.prefix') };
-}
-
 const DEPLOYMENT_TIMEOUT_KEYS = ['connect', 'response', 'idle'] as const;
 const GLOBAL_TIMEOUT_KEYS = [...DEPLOYMENT_TIMEOUT_KEYS, 'requestHeaders'] as const;
 
@@ -268,7 +249,7 @@ function readTimeouts(
 
 /** Validates one Deployment; shared by the config file and the admin API. */
 export function readDeployment(r: Reader, value: unknown, path: string): DeploymentSpec {
-  const obj = r.object(value, path, ['name', 'access', 'protocol', 'upstreams', 'hosts', 'forwardAuthorization', 'timeouts']);
+  const obj = r.object(value, path, ['name', 'access', 'protocol', 'upstreams', 'hosts', 'forwardAuthorization', 'timeouts', 'limits']);
   const name = r.nonEmpty(obj.name, join(path, 'name'));
   if (!DEPLOYMENT_NAME.test(name)) throw new ConfigError(join(path, 'name'), `must be a DNS label ([a-z0-9-], at most 63 characters; got "${name}")`);
   const access = r.oneOf(obj.access, join(path, 'access'), ACCESS_TYPES);
@@ -292,7 +273,27 @@ export function readDeployment(r: Reader, value: unknown, path: string): Deploym
   });
   const forwardAuthorization = obj.forwardAuthorization === undefined ? false : r.boolean(obj.forwardAuthorization, join(path, 'forwardAuthorization'));
   const timeouts = readTimeouts(r, obj.timeouts, join(path, 'timeouts'));
-  return { name, access, protocol, upstreams, hosts, forwardAuthorization, timeouts };
+  const limits = readLimits(r, obj.limits, join(path, 'limits'));
+  return limits === undefined
+    ? { name, access, protocol, upstreams, hosts, forwardAuthorization, timeouts }
+    : { name, access, protocol, upstreams, hosts, forwardAuthorization, timeouts, limits };
+}
+
+/** A Deployment's default limits; undefined when none is set (absent, null or empty). */
+function readLimits(r: Reader, value: unknown, path: string): Limits | undefined {
+  if (value === undefined || value === null) return undefined;
+  const obj = r.object(value, path, ['requestsPerMinute', 'concurrent']);
+  const out: { requestsPerMinute?: number; concurrent?: number } = {};
+  for (const key of ['requestsPerMinute', 'concurrent'] as const) {
+    const raw = obj[key];
+    if (raw === undefined || raw === null) continue;
+    // A string is a number written through `${VAR}` expansion.
+    const n = typeof raw === 'string' ? Number(r.string(raw, join(path, key)).trim() || NaN) : raw;
+    const problem = limitProblem(n);
+    if (problem !== null) throw new ConfigError(join(path, key), `${problem} (got ${JSON.stringify(raw)})`);
+    out[key] = n as number;
+  }
+  return out.requestsPerMinute === undefined && out.concurrent === undefined ? undefined : out;
 }
 
 /** Validates a Deployment given as plain data (the admin API, the CLI). */

@@ -1,6 +1,7 @@
 import { STATUS_CODES, type OutgoingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { GatehouseError } from '../errors';
+import type { RateLimitFields } from '../limits/ratelimit-fields';
 
 /** RFC 6750 challenges, built once per organization. */
 export class Challenges {
@@ -43,6 +44,7 @@ export function refusalResponse(err: GatehouseError, requestId: string, challeng
   else if (err.code === 'insufficient_scope') headers['www-authenticate'] = challenges.scope;
   else if (err.code === 'method_not_allowed') headers.allow = DATA_PLANE_METHODS;
   if (err.retryAfter !== undefined) headers['retry-after'] = String(err.retryAfter);
+  if (err.rateLimit !== undefined) addRateLimitFields(headers, err.rateLimit);
   return { status: err.httpStatus, headers, body };
 }
 
@@ -60,4 +62,10 @@ export function writeRawRefusal(socket: Duplex, err: GatehouseError, requestId: 
   for (const [name, value] of Object.entries(headers)) text += `${name}: ${String(value)}\r\n`;
   socket.end(`${text}\r\n${body}`);
   return status;
+}
+
+/** `RateLimit-Policy` and, when the store answered, `RateLimit` (a check that failed open knows no state). */
+export function addRateLimitFields(headers: Record<string, unknown>, fields: RateLimitFields): void {
+  headers['ratelimit-policy'] = fields.policy;
+  if (fields.state !== '') headers.ratelimit = fields.state;
 }

@@ -9,6 +9,7 @@ const CONFIG_DIR = resolve(__dirname, '..', '..', 'config');
 const EXAMPLES: Record<string, (config: ReturnType<typeof loadConfig>) => string[]> = {
   'gatehouse.yaml': (c) => (c.store.driver === 'embedded' ? [] : ['the quick start uses the embedded store']),
   'gatehouse.redis.yaml': (c) => (c.store.driver === 'redis' ? [] : ['uses the Redis store']),
+  'gatehouse.sentinel.yaml': (c) => (c.store.driver === 'redis' && 'sentinels' in c.store && c.store.name !== '' ? [] : ['uses a Sentinel store']),
   'gatehouse.tls.yaml': (c) => ([...c.listeners.external, ...c.listeners.internal].some((l) => l.tls) ? [] : ['has a TLS listener']),
   // The image's default: Deployments come from the API, into the store in the /data volume.
   'gatehouse.container.yaml': (c) => [
