@@ -45,6 +45,7 @@ export const ERRORS = {
   invalid_field: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT, message: 'a field is invalid' },
   forbidden: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED, message: 'a developer token is required' },
   conflict: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION, message: 'the resource is managed by the config file' },
+  misdirected: { http: 421, grpc: GrpcStatus.UNIMPLEMENTED, message: 'this host name is not served here' },
   method_not_allowed: { http: 405, grpc: GrpcStatus.UNIMPLEMENTED, message: 'method not allowed' },
   payload_too_large: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED, message: 'the request body is too large' },
   shutting_down: { http: 503, grpc: GrpcStatus.UNAVAILABLE, message: 'the gateway is shutting down' },
@@ -99,6 +100,8 @@ export const REFUSALS = {
   shuttingDown: new GatehouseError('shutting_down', { retryAfter: 1 }),
   /** `OPTIONS *` and other targets that are not a path: nothing an upstream could be sent. */
   notAPath: new GatehouseError('bad_request', { message: 'the request target must be a path' }),
+  /** CONNECT would open a tunnel to wherever the client names: never on the data plane (SPEC §3). */
+  connect: new GatehouseError('method_not_allowed', { message: 'CONNECT is not served' }),
 } as const;
 
 export function isGatehouseError(err: unknown): err is GatehouseError {

@@ -8,6 +8,8 @@ import { loadConfig } from './config/load';
 import { Limiter } from './limits/limiter';
 import type { GatehouseConfig, ListenerKind } from './config/schema';
 import { adminHandler } from './admin/admin-handler';
+import { guardAdminHost } from './admin/admin-hosts';
+import { clientErrorRecorder, connectHandler, isH2Connect, refuseH2Connect } from './http/edge-refusals';
 import { h2HttpHandler, isGrpc } from './http/h2-adapter';
 import { http1Handler } from './http/http1-adapter';
 import { Listener } from './http/listener';
@@ -135,12 +137,18 @@ export class Gateway {
         const secure = lc.tls !== undefined;
         const http2Stream = h2HttpHandler(runtime, kind, secure);
         const grpcStream = grpcHandler(runtime, kind, secure);
-        const pacer = new StreamPacer((stream, headers) => (isGrpc(headers) ? grpcStream(stream, headers) : http2Stream(stream, headers)), runtime);
+        const pacer = new StreamPacer((stream, headers) => {
+          if (isH2Connect(headers)) refuseH2Connect(runtime, kind, stream, headers[':authority'] ?? '');
+          else if (isGrpc(headers)) grpcStream(stream, headers);
+          else http2Stream(stream, headers);
+        }, runtime);
         const listener = new Listener(lc, {
           request: http1Handler(runtime, kind),
           upgrade: upgradeHandler(runtime, kind),
+          connect: connectHandler(runtime, kind),
           stream: pacer.onStream,
-        }, { http2: true });
+          clientError: clientErrorRecorder(runtime, kind),
+        }, { http2: true, requestHeadersTimeout: config.timeouts.requestHeaders, onError: this.acceptErrors });
         this.listeners.push({ kind, listener });
         await listenNamed(listener, `listeners.${kind}[${i}]`);
       }
@@ -150,11 +158,22 @@ export class Gateway {
       markUsed: (tokenId, now) => this.lastUsed.mark(tokenId, now),
     });
     for (const [i, lc] of config.listeners.admin.entries()) {
-      const listener = new Listener(lc, { request: admin }, { http2: false });
+      const listener = new Listener(lc, { request: guardAdminHost(runtime, lc, admin), clientError: clientErrorRecorder(runtime, 'admin') },
+        { http2: false, requestHeadersTimeout: config.timeouts.requestHeaders, onError: this.acceptErrors });
       this.listeners.push({ kind: 'admin', listener });
       await listenNamed(listener, `listeners.admin[${i}]`);
     }
   }
+
+  private lastAcceptError = 0;
+
+  /** A listener that cannot accept (out of descriptors) says so, at most every 10 s: it fails on every attempt. */
+  private readonly acceptErrors = (err: Error): void => {
+    const now = Date.now();
+    if (now - this.lastAcceptError < 10_000) return;
+    this.lastAcceptError = now;
+    this.runtime.log.error({ err }, 'a listener could not accept a connection');
+  };
 
   /** The bound port of the n-th listener of a kind (tests listen on port 0). */
   port(kind: ListenerKind, index = 0): number {
@@ -179,6 +198,7 @@ export class Gateway {
     const stored = await runtime.store.listDeployments().catch(() => [...this.storedDeployments()]);
     runtime.apply(next, new RouteTable(next, stored, runtime.routes));
     this.limiter.setLimit(next.failedAuth.perMinute);
+    for (const { listener } of this.listeners) listener.setRequestHeadersTimeout(next.timeouts.requestHeaders);
     runtime.log.level = next.log.level;
     return next;
   }

@@ -7,6 +7,9 @@ import { GatehouseError } from '../errors';
 import { requestIdFrom } from '../http/request-id';
 import { NO_SNIFF_NO_FRAMING, sendError, sendJson } from './http-io';
 
+/** Read-only endpoints outside the API: GET and HEAD only. */
+const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
+
 /**
  * The admin listener: `/healthz`, `/readyz` and `/metrics` (no token; the
  * admin listener is not public), the admin API under `/v1/`, the console
@@ -22,6 +25,10 @@ export function adminHandler(runtime: Runtime, hooks: AdminHooks) {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (path.startsWith('/v1/')) return api(req, res, path);
     if (path === '/console' || path.startsWith('/console/')) return console(req, res);
+    if (PROBES.has(path) && req.method !== 'GET' && req.method !== 'HEAD') {
+      const err = new GatehouseError('method_not_allowed', { message: `${req.method ?? ''} is not allowed on ${path}` });
+      return sendError(res, err, requestIdFrom(req.headers['x-request-id']), runtime.challenges, { allow: 'GET, HEAD' });
+    }
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
       // From the first moment of a drain: a load balancer must stop sending before the listeners close.

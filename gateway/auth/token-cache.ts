@@ -34,6 +34,12 @@ export type Lookup = Entry | Promise<Entry>;
  */
 export class TokenCache {
   private lru: LRUCache<string, Entry>;
+  /**
+   * Negative entries, in a table of their own: a flood of well-formed bogus
+   * secrets (each a store read once) fills this one, never evicting a real
+   * token from `lru` and sending its traffic to the store.
+   */
+  private unknown: LRUCache<string, Entry>;
   private readonly inflight = new Map<string, Promise<Entry>>();
   private settings: CacheConfig;
   private generation = 0;
@@ -41,10 +47,11 @@ export class TokenCache {
   constructor(private readonly store: Store, settings: CacheConfig, private readonly observer: CacheObserver = NO_OBSERVER) {
     this.settings = settings;
     this.lru = new LRUCache<string, Entry>({ max: settings.maxEntries });
+    this.unknown = new LRUCache<string, Entry>({ max: settings.maxEntries });
   }
 
   lookup(hash: string): Lookup {
-    const entry = this.lru.get(hash);
+    const entry = this.lru.get(hash) ?? this.unknown.get(hash);
     const now = Date.now();
     if (entry !== undefined && entry.freshUntil > now && entry.generation === this.generation) {
       this.observer.hit();
@@ -73,7 +80,15 @@ export class TokenCache {
         expiresAtMs: record?.expiresAt ? Date.parse(record.expiresAt) : Infinity,
         generation,
       };
-      if (stillCurrent()) this.lru.set(hash, entry);
+      if (stillCurrent()) {
+        if (record === null) {
+          this.lru.delete(hash);
+          this.unknown.set(hash, entry);
+        } else {
+          this.unknown.delete(hash);
+          this.lru.set(hash, entry);
+        }
+      }
       return entry;
     } catch (err) {
       this.observer.storeError();
@@ -89,6 +104,7 @@ export class TokenCache {
   /** Forgets one token (it changed or was revoked somewhere), including a read of it in flight. */
   evict(hash: string): void {
     this.lru.delete(hash);
+    this.unknown.delete(hash);
     this.inflight.delete(hash);
   }
 
@@ -107,17 +123,22 @@ export class TokenCache {
   /** Forgets everything. */
   clear(): void {
     this.lru.clear();
+    this.unknown.clear();
     this.inflight.clear();
   }
 
   /** Applies new settings from a reloaded config; a size change starts an empty cache. */
   reconfigure(settings: CacheConfig): void {
-    if (settings.maxEntries !== this.settings.maxEntries) this.lru = new LRUCache<string, Entry>({ max: settings.maxEntries });
+    if (settings.maxEntries !== this.settings.maxEntries) {
+      this.lru = new LRUCache<string, Entry>({ max: settings.maxEntries });
+      this.unknown = new LRUCache<string, Entry>({ max: settings.maxEntries });
+    }
     this.settings = settings;
   }
 
+  /** Cached tokens, known and unknown. */
   get size(): number {
-    return this.lru.size;
+    return this.lru.size + this.unknown.size;
   }
 }
 

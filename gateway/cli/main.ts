@@ -1,4 +1,8 @@
+import { secretCensor } from '../log-redaction';
 import { CommandError, UsageError } from './args';
+
+/** Whatever an error quotes back (an argument, an API answer), a pasted secret is not written to a terminal or CI log. */
+const censor = secretCensor('gth_', '[redacted]');
 
 const HELP = `Usage: gatehouse <command> [flags]
 
@@ -50,14 +54,14 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`gatehouse: ${err.message}\nRun 'gatehouse --help' for usage.\n`);
+      process.stderr.write(`gatehouse: ${censor(err.message)}\nRun 'gatehouse --help' for usage.\n`);
       return 2;
     }
     if (err instanceof CommandError) {
-      process.stderr.write(`gatehouse: ${err.message}\n`);
+      process.stderr.write(`gatehouse: ${censor(err.message)}\n`);
       return 1;
     }
-    process.stderr.write(`gatehouse: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`gatehouse: ${censor(err instanceof Error ? err.message : String(err))}\n`);
     return 1;
   }
 }

@@ -2,6 +2,7 @@ import { parseDuration } from '../config/duration';
 import { table, parse, required, UsageError, CommandError } from './args';
 import { backendFor } from './backend';
 import { describeLimits, limitsFromFlags, type LimitsJson } from './limit-flags';
+import { tokenId } from './token-id';
 
 export const TOKEN_HELP = `Usage: gatehouse token <command> [flags]
 
@@ -145,8 +146,7 @@ async function update(argv: string[]): Promise<number> {
 async function remove(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { config: { type: 'string' } }, 1);
   if (values.help) return help();
-  const id = positionals[0];
-  if (!id) throw new UsageError('missing token ID: gatehouse token delete ID');
+  const id = tokenId(positionals[0], 'delete');
   const backend = await backendFor(values.config);
   try {
     if (!(await backend.deleteToken(id))) throw new CommandError(`no token with id "${id}"`);

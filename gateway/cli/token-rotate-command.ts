@@ -2,6 +2,7 @@ import { parseOverlap } from '../auth/token-rotation';
 import { isGatehouseError } from '../errors';
 import { CommandError, parse, UsageError } from './args';
 import { backendFor } from './backend';
+import { tokenId } from './token-id';
 
 export const ROTATE_HELP = `Usage: gatehouse token rotate ID [--overlap 10m] [--json] [--config FILE]
 
@@ -18,8 +19,7 @@ export async function rotateCommand(argv: string[]): Promise<number> {
     process.stdout.write(ROTATE_HELP);
     return 0;
   }
-  const id = positionals[0];
-  if (!id) throw new UsageError('missing token ID: gatehouse token rotate ID [--overlap 10m]');
+  const id = tokenId(positionals[0], 'rotate');
   if (values.overlap !== undefined) {
     try {
       parseOverlap(values.overlap);

@@ -20,12 +20,20 @@ export interface ListenerConfig {
   readonly host: string;
   readonly port: number;
   readonly tls?: TlsConfig;
+  /** Admin listeners only: the `Host` names a request may carry (undefined: the listener's own address). */
+  readonly allowedHosts?: readonly string[];
 }
 
 export interface Timeouts {
   readonly connect: number;
   readonly response: number;
   readonly idle: number;
+}
+
+/** Gateway-wide timeouts: a Deployment's own apply only after routing, so these have no per-Deployment override. */
+export interface GlobalTimeouts extends Timeouts {
+  /** A client's request headers must be complete this long after the request's first byte. */
+  readonly requestHeaders: number;
 }
 
 export interface DeploymentSpec {
@@ -86,7 +94,7 @@ export interface GatehouseConfig {
   readonly store: StoreConfig;
   readonly tokens: { readonly pepper: string };
   readonly cache: CacheConfig;
-  readonly timeouts: Timeouts;
+  readonly timeouts: GlobalTimeouts;
   readonly failedAuth: { readonly perMinute: number };
   readonly trustedProxies: readonly string[];
   /** Processes serving the listeners: a count, or `auto` (the CPUs this process may use), resolved at start. */

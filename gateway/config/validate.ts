@@ -9,7 +9,7 @@ import {
   type GatehouseConfig,
   MAX_WORKERS,
   type ListenerConfig,
-  type Timeouts,
+  type GlobalTimeouts,
   type Workers,
 } from './schema';
 import { parseCidr } from '../http/cidr';
@@ -99,7 +99,7 @@ function join(path: string, key: string | number): string {
 /** The longest delay Node's timers keep (2^31-1 ms, about 24.8 days). */
 const MAX_TIMER_MS = 2_147_483_647;
 
-const DEFAULT_TIMEOUTS: Timeouts = { connect: 5_000, response: 300_000, idle: 300_000 };
+const DEFAULT_TIMEOUTS: GlobalTimeouts = { connect: 5_000, response: 300_000, idle: 300_000, requestHeaders: 30_000 };
 
 /** Validates parsed YAML into a deep-frozen config. Throws ConfigError naming the key path. */
 export function validateConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv = process.env): GatehouseConfig {
@@ -119,7 +119,7 @@ export function validateConfig(raw: unknown, source: string, env: NodeJS.Process
   const listeners = {
     external: readListeners(r, listenersRaw.external, 'listeners.external'),
     internal: readListeners(r, listenersRaw.internal, 'listeners.internal'),
-    admin: readListeners(r, listenersRaw.admin, 'listeners.admin'),
+    admin: readListeners(r, listenersRaw.admin, 'listeners.admin', true),
   };
 
   const store = readStore(r, top.store ?? { driver: 'embedded' });
@@ -135,7 +135,7 @@ export function validateConfig(raw: unknown, source: string, env: NodeJS.Process
     staleIfError: cacheRaw.staleIfError === undefined ? 300_000 : r.duration(cacheRaw.staleIfError, 'cache.staleIfError'),
   };
 
-  const timeouts = { ...DEFAULT_TIMEOUTS, ...readTimeouts(r, top.timeouts, 'timeouts') };
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...readTimeouts(r, top.timeouts, 'timeouts', GLOBAL_TIMEOUT_KEYS) };
 
   const failedRaw = r.object(top.failedAuth ?? {}, 'failedAuth', ['perMinute']);
   const failedAuth = { perMinute: failedRaw.perMinute === undefined ? 30 : r.count(failedRaw.perMinute, 'failedAuth.perMinute', 1) };
@@ -203,22 +203,41 @@ function readRetention(r: Reader, value: unknown, path: string): number {
   return ms;
 }
 
-function readListeners(r: Reader, value: unknown, path: string): ListenerConfig[] {
+function readListeners(r: Reader, value: unknown, path: string, admin = false): ListenerConfig[] {
   return r.list(value ?? [], path).map((entry, i) => {
     const at = join(path, i);
-    const obj = r.object(entry, at, ['address', 'tls']);
+    const obj = r.object(entry, at, admin ? ['address', 'tls', 'allowedHosts'] : ['address', 'tls']);
     const address = r.nonEmpty(obj.address, join(at, 'address'));
     const { host, port } = splitAddress(address, join(at, 'address'));
-    if (obj.tls === undefined) return { address, host, port };
+    const allowedHosts = obj.allowedHosts === undefined ? undefined : readAllowedHosts(r, obj.allowedHosts, join(at, 'allowedHosts'));
+    const base = allowedHosts === undefined ? { address, host, port } : { address, host, port, allowedHosts };
+    if (obj.tls === undefined) return base;
     const tls = r.object(obj.tls, join(at, 'tls'), ['cert', 'key']);
-    return { address, host, port, tls: { certFile: r.file(tls.cert, join(at, 'tls.cert')), keyFile: r.file(tls.key, join(at, 'tls.key')) } };
+    return { ...base, tls: { certFile: r.file(tls.cert, join(at, 'tls.cert')), keyFile: r.file(tls.key, join(at, 'tls.key')) } };
   });
 }
 
-function readTimeouts(r: Reader, value: unknown, path: string): Partial<Timeouts> {
-  const obj = r.object(value ?? {}, path, ['connect', 'response', 'idle']);
-  const out: { connect?: number; response?: number; idle?: number } = {};
-  for (const key of ['connect', 'response', 'idle'] as const) {
+/** Host names (or IP addresses) without a port; `[::1]` for IPv6, as a Host header writes it. */
+function readAllowedHosts(r: Reader, value: unknown, path: string): string[] {
+  const hosts = r.list(value, path).map((h, i) => {
+    const at = join(path, i);
+    const host = r.nonEmpty(h, at).toLowerCase();
+    if (!/^([a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])$/.test(host)) throw new ConfigError(at, `must be a host name or IP address without a port (got "${host}")`);
+    return host;
+  });
+  if (hosts.length === 0) throw new ConfigError(path, 'must name at least one host (leave it out for the default)');
+  return hosts;
+}
+
+const DEPLOYMENT_TIMEOUT_KEYS = ['connect', 'response', 'idle'] as const;
+const GLOBAL_TIMEOUT_KEYS = [...DEPLOYMENT_TIMEOUT_KEYS, 'requestHeaders'] as const;
+
+function readTimeouts(
+  r: Reader, value: unknown, path: string, keys: readonly (keyof GlobalTimeouts)[] = DEPLOYMENT_TIMEOUT_KEYS,
+): Partial<GlobalTimeouts> {
+  const obj = r.object(value ?? {}, path, keys);
+  const out: { -readonly [K in keyof GlobalTimeouts]?: number } = {};
+  for (const key of keys) {
     if (obj[key] === undefined) continue;
     const ms = r.duration(obj[key], join(path, key));
     // 0 would mean "no limit" to some timers and "expire now" to others (every gRPC call fails).

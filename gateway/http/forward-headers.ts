@@ -11,7 +11,21 @@ const HOP_BY_HOP = new Set([
   'host',
 ]);
 
-const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded']);
+/** Forwarding headers other than the `x-forwarded-*` family (SPEC §3). */
+const FORWARDING = new Set(['forwarded', 'x-real-ip', 'true-client-ip']);
+
+/**
+ * The name of a forwarding header (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`,
+ * `True-Client-IP`) with `_` and `.` read as `-`, as WSGI/CGI frameworks fold
+ * them (`X_Forwarded_For` becomes `HTTP_X_FORWARDED_FOR`); undefined for any
+ * other name. `lower` is lower case.
+ */
+export function forwardingHeader(lower: string): string | undefined {
+  const c = lower.charCodeAt(0);
+  if (c !== 0x78 /* x */ && c !== 0x66 /* f */ && c !== 0x74 /* t */) return undefined;
+  const folded = lower.includes('_') || lower.includes('.') ? lower.replace(/[_.]/g, '-') : lower;
+  return folded.startsWith('x-forwarded-') || FORWARDING.has(folded) ? folded : undefined;
+}
 
 /** True for names that, with `_` and `.` read as `-`, start with `x-gatehouse-`. */
 export function isGatehouseHeader(lower: string): boolean {
@@ -68,7 +82,8 @@ function connectionTokens(value: string | string[] | undefined): ReadonlySet<str
 /**
  * Builds the upstream request's headers as a flat [name, value, …] list from
  * the client's (HTTP/1 raw pairs or an HTTP/2 header object), dropping
- * hop-by-hop, pseudo and `x-gatehouse-*` headers and setting the forwarding ones.
+ * hop-by-hop, pseudo and `x-gatehouse-*` headers (any spelling), forwarding
+ * headers from an untrusted peer (any spelling), and setting the forwarding ones.
  */
 export function upstreamHeaders(
   incoming: IncomingHttpHeaders,
@@ -85,8 +100,10 @@ export function upstreamHeaders(
     const lower = name.toLowerCase();
     if (lower.charCodeAt(0) === 0x3a /* : */ || HOP_BY_HOP.has(lower) || dropAlso?.has(lower) || isGatehouseHeader(lower)) return;
     if (lower === 'authorization' && !ctx.keepAuthorization) return;
-    if (FORWARDING.has(lower)) {
-      if (!ctx.trustedPeer) return;
+    const forwarding = forwardingHeader(lower);
+    if (forwarding !== undefined) {
+      // Only a trusted proxy's, and only as it is spelled: another spelling would reach a folding framework beside ours.
+      if (!ctx.trustedPeer || forwarding !== lower) return;
       if (lower === 'x-forwarded-for') { clientXff = clientXff ? `${clientXff}, ${value}` : value; return; }
       if (lower === 'x-forwarded-proto') { clientProto ??= value; return; }
       if (lower === 'x-forwarded-host') { clientHost ??= value; return; }

@@ -3,6 +3,7 @@ import { Allowed, whenDecided, type Decision } from '../auth/decide';
 import { GatehouseError, REFUSALS } from '../errors';
 import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
+import { cancelStalledStream } from './body-stall';
 import { clientAddress } from './client-address';
 import { CountedBody } from './counted-body';
 import { forward, type ResponseSink } from './forward';
@@ -40,6 +41,7 @@ export function h2HttpHandler(runtime: Runtime, listener: DataListener, secure: 
       client: stream.session?.socket?.remoteAddress ?? '',
     };
     const sink = new H2Sink(stream, requestId, runtime);
+    cancelStalledStream(stream, route?.timeouts.idle ?? runtime.config.timeouts.idle);
     if (runtime.draining) {
       sink.refuse(REFUSALS.shuttingDown);
       return done(runtime, line, sink.status, 'shutting_down', startedAt);

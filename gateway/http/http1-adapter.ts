@@ -4,6 +4,7 @@ import { Allowed, whenDecided, type Decision } from '../auth/decide';
 import { GatehouseError, REFUSALS } from '../errors';
 import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
+import { endStalledBody } from './body-stall';
 import { clientAddress } from './client-address';
 import { CountedBody } from './counted-body';
 import { forward, type ResponseSink } from './forward';
@@ -26,6 +27,7 @@ export function http1Handler(runtime: Runtime, listener: DataListener) {
       deployment: route?.name, reason: 'pending', status: 0, duration_ms: 0, token_id: undefined, client: req.socket.remoteAddress ?? '',
     };
     const sink = new Http1Sink(res, requestId, runtime);
+    if (hasBody(req)) endStalledBody(req, route?.timeouts.idle ?? runtime.config.timeouts.idle);
     if (runtime.draining) {
       sink.refuse(REFUSALS.shuttingDown);
       return finish(runtime, line, sink, 'shutting_down', startedAt);
@@ -62,10 +64,10 @@ function proceed(runtime: Runtime, req: IncomingMessage, res: ServerResponse, si
   if (req.headers.expect !== undefined && EXPECT_CONTINUE.test(req.headers.expect)) res.writeContinue();
   const body = bodyOf(req);
   const start = (): void => {
-    // Node's parser may reject the body (a bad chunk) in the same read that delivered the head; it has
-    // then answered 400 and ended the socket, and the request must not reach the upstream at all.
-    if (body !== null && req.socket.writableEnded) {
-      body.destroy();
+    // Node's parser may reject the body (a bad chunk) in the same read that delivered the head; it has then
+    // answered 400 and ended the socket, and the request must not reach the upstream at all.
+    if (req.socket.writableEnded) {
+      body?.destroy();
       line.reason = 'bad_request';
       line.status = 400;
       return runtime.record(line, startedAt);
@@ -120,9 +122,13 @@ function originForm(target: string): string {
  * IncomingMessage would take the client's socket (and our reply) with it,
  * so the body goes through a PassThrough that undici may destroy freely.
  */
-function bodyOf(req: IncomingMessage): CountedBody | null {
+function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
-  if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) return null;
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+function bodyOf(req: IncomingMessage): CountedBody | null {
+  if (!hasBody(req)) return null;
   const body = new CountedBody({ highWaterMark: 64 * 1024 });
   req.pipe(body);
   return body;

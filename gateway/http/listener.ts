@@ -10,8 +10,14 @@ import type { ListenerConfig } from '../config/schema';
 export interface ListenerHandlers {
   request(req: IncomingMessage, res: ServerResponse): void;
   upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** HTTP/1.1 CONNECT: the handler answers on the socket (without one, Node would drop the connection unanswered). */
+  connect?(req: IncomingMessage, socket: Duplex): void;
   stream?(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void;
+  /** A request Node's parser refused (it never reaches `request`): logs it; returns the request id for the answer. */
+  clientError?(status: number, reason: ClientErrorReason, client: string): string;
 }
+
+export type ClientErrorReason = 'bad_request' | 'headers_too_large' | 'request_timeout';
 
 export interface ListenerOptions {
   /** Serve HTTP/2 (h2 via ALPN with TLS, h2c prior knowledge without) besides HTTP/1.1. */
@@ -19,16 +25,33 @@ export interface ListenerOptions {
   readonly maxHeaderSize?: number;
   /** ms a connection may sit idle: an HTTP/1.1 keep-alive, an HTTP/2 session with no open stream, a silent new connection. */
   readonly idleTimeout?: number;
+  /** ms an HTTP/1.1 request's headers may take to arrive, from its first byte (then 408 and close). */
+  readonly requestHeadersTimeout?: number;
+  /** Errors of the listening socket once it listens (EMFILE when out of descriptors); unheard, they would end the process. */
+  readonly onError?: (err: Error) => void;
 }
 
 /** As long as the keep-alive timeouts of common load balancers (60 s), plus a margin, so they close first. */
 const IDLE_TIMEOUT = 65_000;
+
+/** SPEC §4 `timeouts.requestHeaders`. */
+const REQUEST_HEADERS_TIMEOUT = 30_000;
 
 /** Streams one HTTP/2 connection may have open: RFC 9113 §6.5.2 advises no fewer than 100. */
 const MAX_STREAMS = 128;
 
 /** HTTP/2 connection preface: a cleartext connection starting with it is h2c prior knowledge. */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
+
+const EMPTY = Buffer.alloc(0);
+
+const MALFORMED = [400, 'bad_request'] as const;
+const HEADERS_TOO_LARGE = [431, 'headers_too_large'] as const;
+const HEADERS_TIMEOUT = [408, 'request_timeout'] as const;
+
+function checkingInterval(headersTimeout: number): number {
+  return Math.min(1_000, Math.max(25, Math.floor(headersTimeout / 4)));
+}
 
 /** True for a WebSocket handshake (the one upgrade the gateway accepts). */
 function isWebSocketUpgrade(req: IncomingMessage): boolean {
@@ -49,19 +72,37 @@ export class Listener {
   private readonly sockets = new Set<Socket>();
   private readonly sessions = new Set<Http2Session>();
   private readonly idleTimeout: number;
+  private readonly onError: (err: Error) => void;
 
   constructor(config: ListenerConfig, handlers: ListenerHandlers, options: ListenerOptions) {
     this.config = config;
     this.idleTimeout = options.idleTimeout ?? IDLE_TIMEOUT;
+    this.onError = options.onError ?? (() => undefined);
+    const headersTimeout = options.requestHeadersTimeout ?? REQUEST_HEADERS_TIMEOUT;
     const onUpgrade = handlers.upgrade;
     this.h1 = http.createServer({
-      maxHeaderSize: options.maxHeaderSize, requireHostHeader: true, keepAliveTimeout: this.idleTimeout, requestTimeout: 0,
+      maxHeaderSize: options.maxHeaderSize, requireHostHeader: true, keepAliveTimeout: this.idleTimeout,
+      // No limit on a whole request (uploads may take hours), but one on its headers: without the explicit
+      // headersTimeout, Node derives it from requestTimeout, and 0 turns it off (a trickled header held forever).
+      requestTimeout: 0, headersTimeout,
+      // Node checks the deadline on this interval: a quarter of it keeps the overshoot small.
+      connectionsCheckingInterval: checkingInterval(headersTimeout),
       // Node keeps only the first of two Authorization or Host headers; joined, they are what they are: malformed.
       joinDuplicateHeaders: true,
       // A WebSocket handshake is the one upgrade taken up. Any other offer (`curl --http2` offers h2c on every
       // request) is declined (RFC 9110 §7.8): the request is served on HTTP/1.1 like any other, body and all.
       shouldUpgradeCallback: (req) => onUpgrade !== undefined && isWebSocketUpgrade(req),
     }, handlers.request);
+    // node:http starts tracking connections (the headers deadline, closeIdleConnections) when it starts listening;
+    // this one never listens itself, it is handed sockets.
+    this.h1.emit('listening');
+    const onConnect = handlers.connect;
+    // Without a listener Node destroys a CONNECT's socket unanswered.
+    this.h1.on('connect', (req: IncomingMessage, socket: Duplex) => {
+      socket.on('error', () => socket.destroy());
+      if (onConnect) onConnect(req, socket);
+      else socket.end(`HTTP/1.1 405 Method Not Allowed\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    });
     // Node would answer 100 Continue at once, and a client refused a moment later would already be sending its
     // upload; the handler sends it once the request is allowed (res.writeContinue).
     this.h1.on('checkContinue', handlers.request);
@@ -71,8 +112,10 @@ export class Listener {
       // Node's own test: a response already under way must not get a second status line in its middle.
       const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
       if (!socket.writable || inFlight?.headersSent) return socket.destroy();
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      const [status, reason] = err.code === 'HPE_HEADER_OVERFLOW' ? HEADERS_TOO_LARGE : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? HEADERS_TIMEOUT : MALFORMED;
+      const requestId = handlers.clientError?.(status, reason, (socket as Partial<Socket>).remoteAddress ?? '');
+      const id = requestId === undefined ? '' : `x-request-id: ${requestId}\r\n`;
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\n${id}content-length: 0\r\n\r\n`);
     });
 
     if (options.http2 && handlers.stream) {
@@ -121,20 +164,24 @@ export class Listener {
 
   private dispatch(socket: Socket): void {
     socket.on('error', () => socket.destroy());
-    if (!this.h2) return void this.h1.emit('connection', socket);
-    if (socket instanceof tls.TLSSocket) {
-      this.route(socket, socket.alpnProtocol === 'h2');
-      return;
-    }
-    let seen: Buffer = Buffer.alloc(0);
-    // Until its first bytes say which protocol it speaks, no server's timeouts watch the connection.
-    socket.setTimeout(this.idleTimeout, () => socket.destroy());
+    // ALPN has chosen: the session's own idle timer watches it from here.
+    if (this.h2 && socket instanceof tls.TLSSocket && socket.alpnProtocol === 'h2') return this.route(socket, true);
+    const sniff = this.h2 !== undefined && !(socket instanceof tls.TLSSocket);
+    // Until its first byte no server watches the connection: one that never sends one is closed once idle. The
+    // HTTP/1.1 parser starts at that byte, so its headers deadline (requestHeaders) counts from the request's first byte.
+    const silent = (): void => void socket.destroy();
+    socket.setTimeout(this.idleTimeout, silent);
+    let seen: Buffer = EMPTY;
     const onData = (chunk: Buffer): void => {
       seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
-      const n = Math.min(seen.length, PREFACE.length);
-      const isH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
-      if (isH2 && seen.length < PREFACE.length) return;
+      let isH2 = false;
+      if (sniff) {
+        const n = Math.min(seen.length, PREFACE.length);
+        isH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
+        if (isH2 && seen.length < PREFACE.length) return;
+      }
       socket.removeListener('data', onData);
+      socket.removeListener('timeout', silent);
       socket.setTimeout(0);
       socket.pause();
       socket.unshift(seen);
@@ -157,9 +204,16 @@ export class Listener {
       this.front.once('error', reject);
       this.front.listen(this.config.port, this.config.host, () => {
         this.front.removeListener('error', reject);
+        // Out of descriptors, accept fails (libuv drops the connection); the listener goes on once some are freed.
+        this.front.on('error', (err: Error) => this.onError(err));
         resolve();
       });
     });
+  }
+
+  /** A reloaded `timeouts.requestHeaders`: applies to requests that start from now on. */
+  setRequestHeadersTimeout(ms: number): void {
+    this.h1.headersTimeout = ms;
   }
 
   /** The bound port (differs from the config when it asked for port 0). */

@@ -1,4 +1,5 @@
-import type { OutgoingHttpHeaders } from 'node:http';
+import { STATUS_CODES, type OutgoingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { GatehouseError } from '../errors';
 import type { RateLimitFields } from '../limits/ratelimit-fields';
 
@@ -25,6 +26,9 @@ function bodyStart(err: GatehouseError): string {
   return start;
 }
 
+/** What a 405 on the data plane offers instead (RFC 9110 §15.5.6 requires Allow): anything but CONNECT. */
+const DATA_PLANE_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+
 /** Status, headers and JSON body for refusing an HTTP request. */
 export function refusalResponse(err: GatehouseError, requestId: string, challenges: Challenges): { status: number; headers: OutgoingHttpHeaders; body: string } {
   // The same text as JSON.stringify({ error, message, request_id }).
@@ -38,9 +42,26 @@ export function refusalResponse(err: GatehouseError, requestId: string, challeng
   if (err.code === 'missing_token') headers['www-authenticate'] = challenges.missing;
   else if (err.code === 'invalid_token') headers['www-authenticate'] = challenges.invalid;
   else if (err.code === 'insufficient_scope') headers['www-authenticate'] = challenges.scope;
+  else if (err.code === 'method_not_allowed') headers.allow = DATA_PLANE_METHODS;
   if (err.retryAfter !== undefined) headers['retry-after'] = String(err.retryAfter);
   if (err.rateLimit !== undefined) addRateLimitFields(headers, err.rateLimit);
   return { status: err.httpStatus, headers, body };
+}
+
+/**
+ * Answers on a socket no ServerResponse owns (an upgrade, a CONNECT) with the
+ * JSON refusal, and closes it; returns the status.
+ */
+export function writeRawRefusal(socket: Duplex, err: GatehouseError, requestId: string, challenges: Challenges): number {
+  const { status, headers, body } = refusalResponse(err, requestId, challenges);
+  if (!socket.writable) {
+    socket.destroy();
+    return status;
+  }
+  let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nconnection: close\r\n`;
+  for (const [name, value] of Object.entries(headers)) text += `${name}: ${String(value)}\r\n`;
+  socket.end(`${text}\r\n${body}`);
+  return status;
 }
 
 /** `RateLimit-Policy` and, when the store answered, `RateLimit` (a check that failed open knows no state). */

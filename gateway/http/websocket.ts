@@ -1,4 +1,4 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -9,7 +9,7 @@ import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
 import { clientAddress } from './client-address';
 import { forwardContext, upstreamHeaders } from './forward-headers';
-import { addRateLimitFields, refusalResponse } from './refusal';
+import { addRateLimitFields, writeRawRefusal } from './refusal';
 import { releaseOnClose } from '../limits/release-on-close';
 import type { RateLimitFields } from '../limits/ratelimit-fields';
 import { requestIdFrom } from './request-id';
@@ -59,7 +59,7 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
     socket.on('error', () => socket.destroy());
     // A WebSocket opened now would hold the drain until the grace period ends.
     if (runtime.draining) {
-      line.status = writeRefusal(socket, REFUSALS.shuttingDown, requestId, runtime);
+      line.status = writeRawRefusal(socket, REFUSALS.shuttingDown, requestId, runtime.challenges);
       line.reason = REFUSALS.shuttingDown.code;
       return runtime.record(line, startedAt);
     }
@@ -68,7 +68,7 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
       clientAddress: clientAddress(line.client, req.headers['x-forwarded-for'], runtime.isTrustedProxy) });
     const go = (d: Decision): void => {
       if (!(d instanceof Allowed)) {
-        line.status = writeRefusal(socket, d, requestId, runtime);
+        line.status = writeRawRefusal(socket, d, requestId, runtime.challenges);
         line.reason = d.code;
         line.token_id = d.tokenId;
         return runtime.record(line, startedAt);
@@ -108,7 +108,7 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
         }
         const refusal = err === HANDSHAKE_TIMEOUT ? new GatehouseError('upstream_timeout', { cause: err }) : upstreamError(err);
         line.reason = refusal.code;
-        line.status = writeRefusal(socket, refusal, requestId, runtime);
+        line.status = writeRawRefusal(socket, refusal, requestId, runtime.challenges);
       });
     };
     whenDecided(decision, go);
@@ -116,19 +116,6 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
 }
 
 const HANDSHAKE_TIMEOUT = Object.assign(new Error('upstream WebSocket handshake timed out'), { code: 'GATEHOUSE_WS_HANDSHAKE_TIMEOUT' });
-
-/** Answers an upgrade request with the JSON refusal and closes; returns the status. */
-function writeRefusal(socket: Duplex, err: GatehouseError, requestId: string, runtime: Runtime): number {
-  const { status, headers, body } = refusalResponse(err, requestId, runtime.challenges);
-  if (!socket.writable) {
-    socket.destroy();
-    return status;
-  }
-  let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nconnection: close\r\n`;
-  for (const [name, value] of Object.entries(headers)) text += `${name}: ${String(value)}\r\n`;
-  socket.end(`${text}\r\n${body}`);
-  return status;
-}
 
 /** http-proxy forwards `req.headers`; give it the same headers a forwarded request gets. */
 function rewriteHeaders(req: IncomingMessage, runtime: Runtime, line: RequestLogLine, keepAuthorization: boolean): void {

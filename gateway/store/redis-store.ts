@@ -90,9 +90,11 @@ return deleted`;
 
 /**
  * Server replies that mean "not serving right now" (the prefix is Redis's
- * error code); any other reply error is a real failure, not an outage.
+ * error code); any other reply error is a real failure, not an outage. OOM
+ * (maxmemory reached) and MISCONF (cannot persist) refuse writes until an
+ * operator or eviction frees room: a client may retry later.
  */
-const UNAVAILABLE_REPLIES = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|NOREPLICAS)\b/;
+const UNAVAILABLE_REPLIES = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|NOREPLICAS|OOM|MISCONF)\b/;
 
 function wrap(err: unknown): unknown {
   if (err instanceof Error && err.name === 'ReplyError' && !UNAVAILABLE_REPLIES.test(err.message)) return err;

@@ -132,11 +132,25 @@ t.test('a token revoked while its read is in flight is not cached', async (t) =>
   t.equal(after.record, null, 'but the revoked token is not served from the cache afterwards');
 });
 
-t.test('at most maxEntries tokens are kept', async (t) => {
+t.test('at most maxEntries tokens are kept, known and unknown each', async (t) => {
   const store = newStore(t);
   const cache = new TokenCache(store, { ...SETTINGS, maxEntries: 10 });
   for (let i = 0; i < 50; i++) await cache.lookup(`unknown-${i}`);
   t.equal(cache.size, 10);
+});
+
+t.test('a flood of unknown tokens never evicts a valid one: no store read for it afterwards', async (t) => {
+  const store = newStore(t);
+  const cache = new TokenCache(store, { ...SETTINGS, maxEntries: 20, ttl: 60_000, negativeTtl: 60_000 });
+  const valid = Array.from({ length: 20 }, () => tokenRecord());
+  for (const record of valid) await store.createToken(record);
+  for (const record of valid) await cache.lookup(record.hash);
+  t.equal(store.reads, 20, 'each valid token read once');
+  for (let i = 0; i < 2_000; i++) await cache.lookup(`bogus-${i}`);
+  const before = store.reads;
+  for (const record of valid) t.ok(!((await cache.lookup(record.hash)).record === null));
+  t.equal(store.reads - before, 0, 'the valid tokens are all still cached after 2,000 unknown ones');
+  t.ok(cache.size <= 40, `memory stays bounded (${cache.size} entries)`);
 });
 
 t.test('reconfigure applies new lifetimes', async (t) => {

@@ -157,7 +157,7 @@ t.test('durations', async (t) => {
     'deployments[0].timeouts': { response: '600s' },
   }));
   t.same(config.cache, { maxEntries: 100_000, ttl: 2_000, negativeTtl: 250, staleIfError: 600_000 });
-  t.same(config.timeouts, { connect: 1_000, response: 120_000, idle: 3_600_000 });
+  t.same(config.timeouts, { connect: 1_000, response: 120_000, idle: 3_600_000, requestHeaders: 30_000 });
   t.same(config.deployments[0]!.timeouts, { response: 600_000 });
   const longest = load(edit({ cache: { staleIfError: '24d', negativeTtl: '0s' }, timeouts: { idle: '24d' } }));
   t.equal(longest.cache.staleIfError, 24 * 86_400_000, '24d is the longest');
@@ -167,7 +167,7 @@ t.test('durations', async (t) => {
 t.test('defaults fill what is left out', async (t) => {
   const config = load({ organization: 'acme', domain: 'example.com' });
   t.same(config.cache, { maxEntries: 100_000, ttl: 30_000, negativeTtl: 5_000, staleIfError: 300_000 });
-  t.same(config.timeouts, { connect: 5_000, response: 300_000, idle: 300_000 });
+  t.same(config.timeouts, { connect: 5_000, response: 300_000, idle: 300_000, requestHeaders: 30_000 });
   t.same(config.failedAuth, { perMinute: 30 });
   t.same(config.trustedProxies, []);
   t.same(config.deployments, []);

@@ -60,7 +60,7 @@ t.test('whatever clients send, label values stay bounded, and every decision has
     await rawGrpcCall(gw.external, { ':authority': hostOf('rpc'), ':path': `/${word()}.${word()}/${word()}` });
     await rawGrpcCall(gw.external, { ':authority': `${word()}.${word()}`, ':path': `/${word()}/${word()}` });
     await get(`${gw.admin}/v1/${word()}/${word()}`, {});
-    await rawRequest(gw.adminPort, `${word().toUpperCase()} /v1/tokens HTTP/1.1\r\nhost: a\r\n\r\n`, 200);
+    await rawRequest(gw.adminPort, `${word().toUpperCase()} /v1/tokens HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n`, 200);
   }
   const after = await scrape();
   t.ok(series(after, 'gatehouse_requests_total').length <= series(baseline, 'gatehouse_requests_total').length + 6,

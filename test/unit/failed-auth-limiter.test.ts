@@ -10,7 +10,6 @@ t.test('an address is limited after perMinute failures, others are not', async (
   const wait = limiter.retryAfter('10.0.0.1');
   t.ok(wait >= 1 && wait <= 60, `limited for the rest of the minute (${wait} s)`);
   t.equal(limiter.retryAfter('10.0.0.2'), 0, 'another address is not limited');
-  t.equal(limiter.retryAfter('::ffff:10.0.0.1'), 0, 'addresses are compared as given');
 });
 
 t.test('a raised limit applies at once', async (t) => {
@@ -23,9 +22,7 @@ t.test('a raised limit applies at once', async (t) => {
 
 t.test('memory stays bounded under a flood from ever-new addresses', async (t) => {
   const limiter = new FailedAuthLimiter(1, 100);
-  for (let i = 0; i < 100; i++) limiter.recordFailure(`2001:db8::${i.toString(16)}`);
-  for (let i = 100; i < 10_000; i++) limiter.recordFailure(`2001:db8::${i.toString(16)}`);
-  t.ok(limiter.retryAfter('2001:db8::0') > 0, 'addresses counted before the cap stay limited');
-  t.equal(limiter.retryAfter('2001:db8::2710'), 0, 'addresses past the cap are not tracked');
+  for (let i = 0; i < 10_000; i++) limiter.recordFailure(`2001:db8:${i.toString(16)}::1`);
   t.ok(limiter.tracked <= 100, `tracks at most the cap (${limiter.tracked})`);
+  t.ok(limiter.retryAfter('2001:db8:270f::2') > 0, 'the newest addresses are counted (and limited)');
 });
