@@ -1,3 +1,4 @@
+import { checkPepper } from './auth/pepper-fingerprint';
 import { Decider } from './auth/decide';
 import { FailedAuthLimiter } from './auth/failed-auth-limiter';
 import { LastUsedRecorder } from './auth/last-used';
@@ -17,12 +18,21 @@ import { Metrics } from './metrics';
 import { RouteTable } from './routing/route-table';
 import { Runtime } from './runtime';
 import { openStore } from './store/open-store';
-import type { StoreEvent } from './store/types';
+import { StoreUnavailableError, type Store, type StoreEvent } from './store/types';
 
 export interface GatewayOptions {
   /** Overrides the logger (tests read log lines through it). */
   readonly logger?: Logger;
+  /**
+   * Called when the gateway must not go on serving: a pepper that does not
+   * match the store's, found once a store that was down at start answers.
+   * `serve` drains and exits 1; by default it is only logged.
+   */
+  readonly onFatal?: (err: Error) => void;
 }
+
+/** While the store is down at start, how often the pepper check is tried again. */
+const PEPPER_RETRY_MS = 1_000;
 
 /**
  * A running gateway: the config, the store, the runtime the handlers read,
@@ -51,6 +61,7 @@ export class Gateway {
         log.error({ err: err.message }, 'token store connection failed; retrying');
       },
     });
+    const pepperChecked = await pepperCheckedNow(store, config);
     const metrics = new Metrics();
     const cache = new TokenCache(store, config.cache, metrics.cacheObserver());
     const limiter = new FailedAuthLimiter(config.failedAuth.perMinute);
@@ -79,6 +90,7 @@ export class Gateway {
       throw err;
     }
     log.info({ listeners: gateway.listeners.map((l) => ({ kind: l.kind, address: `${l.listener.config.host}:${l.listener.port}` })) }, 'gatehouse started');
+    if (!pepperChecked) gateway.checkPepperLater(options.onFatal ?? (() => {}));
     return gateway;
   }
 
@@ -109,6 +121,25 @@ export class Gateway {
       this.listeners.push({ kind: 'admin', listener });
       await listener.listen();
     }
+  }
+
+  /** Tries the pepper check until the store answers; a mismatch then is fatal. */
+  private checkPepperLater(onFatal: (err: Error) => void): void {
+    const { runtime } = this;
+    runtime.log.warn('token store unreachable at start: tokens.pepper is checked against it once it answers');
+    const timer = setInterval(() => {
+      if (runtime.draining) {
+        clearInterval(timer);
+        return;
+      }
+      checkPepper(runtime.store, runtime.config).then(() => clearInterval(timer), (err: unknown) => {
+        if (err instanceof StoreUnavailableError) return;
+        clearInterval(timer);
+        runtime.log.error({ err: (err as Error).message }, 'refusing to serve');
+        onFatal(err as Error);
+      });
+    }, PEPPER_RETRY_MS);
+    timer.unref();
   }
 
   /** The bound port of the n-th listener of a kind (tests listen on port 0). */
@@ -192,6 +223,21 @@ export class Gateway {
  */
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * The pepper check at start: true when done, false when the store is down
+ * (the gateway starts and checks later). A mismatch closes the store and throws.
+ */
+async function pepperCheckedNow(store: Store, config: GatehouseConfig): Promise<boolean> {
+  try {
+    await checkPepper(store, config);
+    return true;
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) return false;
+    await store.close();
+    throw err;
+  }
 }
 
 /** Loads a config file and starts a gateway on it. */

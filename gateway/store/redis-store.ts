@@ -55,6 +55,10 @@ const PUT_DEPLOYMENT = `
 local created = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return created`;
+/** SET NX, then the value kept: the first process's fingerprint wins, every later one reads it. */
+const CLAIM = `
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])`;
 const DELETE_DEPLOYMENT = `
 local deleted = redis.call('HDEL', KEYS[1], ARGV[1])
 if deleted == 1 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
@@ -94,8 +98,8 @@ const byCreation = (a: TokenRecord, b: TokenRecord): number =>
 /**
  * The shared store for many gateway processes. Keys (under the configured prefix):
  * `token:hash:<hash>` the record JSON (so the hot-path lookup is one GET),
- * `token:ids` a HASH id -> hash, `deployments` a HASH name -> spec JSON,
- * and the pub/sub channel `events`.
+ * `token:ids` a HASH id -> hash, `token:pepper-fingerprint` the pepper's
+ * fingerprint, `deployments` a HASH name -> spec JSON, and the pub/sub channel `events`.
  *
  * Built to fail fast: with Redis down every call rejects at once with
  * {@link StoreUnavailableError} (no offline queue, no retries of a command),
@@ -106,7 +110,9 @@ export class RedisStore implements Store {
   private readonly redis: Redis;
   private readonly sub: Redis;
   private readonly listeners: Array<(event: StoreEvent) => void> = [];
-  private readonly key: { readonly ids: string; readonly tokenByHash: string; readonly deployments: string; readonly channel: string };
+  private readonly key: {
+    readonly ids: string; readonly tokenByHash: string; readonly pepperFingerprint: string; readonly deployments: string; readonly channel: string;
+  };
   private subscribedOnce = false;
   /** Set when `connect` has returned: a subscription made after that may have missed changes. */
   private handedOut = false;
@@ -132,7 +138,10 @@ export class RedisStore implements Store {
 
   private constructor(config: RedisStoreConfig, options: RedisStoreOptions) {
     const p = config.prefix;
-    this.key = { ids: `${p}token:ids`, tokenByHash: `${p}token:hash:`, deployments: `${p}deployments`, channel: `${p}events` };
+    this.key = {
+      ids: `${p}token:ids`, tokenByHash: `${p}token:hash:`, pepperFingerprint: `${p}token:pepper-fingerprint`,
+      deployments: `${p}deployments`, channel: `${p}events`,
+    };
     const onError = options.onError ?? (() => {});
     const common: RedisOptions = {
       protocol: 2,
@@ -237,6 +246,10 @@ export class RedisStore implements Store {
 
   async deleteDeployment(name: string): Promise<boolean> {
     return (await this.eval(DELETE_DEPLOYMENT, [this.key.deployments], [name, this.key.channel, deploymentEvent(name)])) === 1;
+  }
+
+  async claimPepperFingerprint(fingerprint: string): Promise<string> {
+    return String(await this.call(this.redis.eval(CLAIM, 1, this.key.pepperFingerprint, fingerprint)));
   }
 
   async ping(): Promise<void> {

@@ -53,6 +53,12 @@ export interface Store {
   putDeployment(spec: DeploymentSpec): Promise<'created' | 'replaced'>;
   deleteDeployment(name: string): Promise<boolean>;
 
+  /**
+   * The pepper fingerprint kept in the store: stores `fingerprint` when the
+   * store has none yet (atomically, so two first processes agree), and
+   * answers the one kept, which the caller compares with its own.
+   */
+  claimPepperFingerprint(fingerprint: string): Promise<string>;
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
   /** Starts delivering StoreEvents from every process sharing the store. */
