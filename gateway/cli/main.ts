@@ -4,16 +4,19 @@ const HELP = `Usage: gatehouse <command> [flags]
 
 Commands:
   serve [--config FILE]       run the gateway (default config/gatehouse.yaml)
-  login --api-token TOKEN --endpoint URL
+  login --api-token TOKEN --endpoint URL [--context NAME]
                               check a developer token and make it the current context
   current-context             print the current context as JSON
-  token create|list|delete    manage API tokens
+  list-context                list the saved contexts, the current one marked
+  update-current-context NAME switch to another saved context
+  token create|list|delete|disable|enable
+                              manage API tokens
   deployment list|get|apply|delete
                               manage Deployments
   help                        show this help
 
-Token and deployment commands act on the admin API of the current context,
-or with --config FILE on that config's store directly.
+Token and deployment commands act on the admin API of the current context
+(or of --context NAME), or with --config FILE on that config's store directly.
 
 Run 'gatehouse <command> --help' for a command's flags.
 Exit status: 0 ok, 1 refused or failed, 2 usage error.
@@ -28,6 +31,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve': return await (await import('./serve')).serve(rest);
       case 'login': return await (await import('./login-commands')).login(rest);
       case 'current-context': return await (await import('./login-commands')).printCurrentContext(rest);
+      case 'list-context': return await (await import('./login-commands')).printContexts(rest);
+      case 'update-current-context': return await (await import('./login-commands')).updateCurrentContext(rest);
       case 'token': return await (await import('./token-commands')).tokenCommand(rest);
       case 'deployment': return await (await import('./deployment-commands')).deploymentCommand(rest);
       case 'help': case '--help': case '-h':

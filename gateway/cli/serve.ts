@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ConfigError } from '../config/env';
 import { loadConfig } from '../config/load';
 import { checkTlsFiles } from '../config/tls-files';
@@ -13,6 +15,8 @@ Runs the gateway. SIGHUP reloads the config; SIGTERM drains and exits.
   --config FILE   the config file (default config/gatehouse.yaml)
 `;
 
+const DEFAULT_CONFIG = 'config/gatehouse.yaml';
+
 /** Runs until SIGTERM/SIGINT; resolves with the exit status. */
 export async function serve(argv: string[]): Promise<number> {
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } });
@@ -20,7 +24,13 @@ export async function serve(argv: string[]): Promise<number> {
     process.stdout.write(SERVE_HELP);
     return 0;
   }
-  const file = values.config ?? 'config/gatehouse.yaml';
+  const file = values.config ?? DEFAULT_CONFIG;
+  if (!existsSync(file)) {
+    const which = values.config === undefined ? `the default ${DEFAULT_CONFIG}, relative to the current folder ${process.cwd()}` : `--config ${file}`;
+    process.stderr.write(`gatehouse: no config file at ${resolve(file)} (${which}).\n`
+      + 'Run gatehouse serve in the folder that holds config/ (a Gatehouse checkout), or name the config file with --config FILE.\n');
+    return 1;
+  }
   // Listening for SIGHUP from the start: its default action ends the process, and a reload sent while the
   // gateway starts (a config manager reacting to its own edit) waits for the start instead.
   let gateway: Gateway | undefined;
@@ -49,22 +59,35 @@ export async function serve(argv: string[]): Promise<number> {
   const log = createLogger(config.log.level);
   const cpus = usableCpus();
   if (gcOnMainThreadIfOneCpu(cpus)) log.info({ cpus }, 'one CPU: garbage collection stays on the main thread');
-  const running = await Gateway.start(config, { logger: log });
+  let fatal = (): void => {};
+  let running: Gateway;
+  try {
+    running = await Gateway.start(config, { logger: log, onFatal: () => fatal() });
+  } catch (err) {
+    // The pepper check: the store was made with another pepper.
+    if (err instanceof ConfigError) {
+      log.flush();
+      process.stderr.write(`gatehouse: invalid config ${file}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
   gateway = running;
   if (reloadWanted) reload(running);
-  return new Promise((resolve) => {
+  return new Promise((done) => {
     let stopping = false;
-    const stop = (signal: string): void => {
+    const stop = (reason: string, status: number): void => {
       if (stopping) return;
       stopping = true;
-      log.info({ signal, inflight: running.runtime.inflight }, 'draining');
+      log.info({ reason, inflight: running.runtime.inflight }, 'draining');
       running.stop().then((clean) => {
         log.info({ clean }, 'stopped');
         log.flush();
-        resolve(0);
-      }, () => resolve(1));
+        done(status);
+      }, () => done(1));
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    fatal = () => stop('fatal', 1);
+    process.once('SIGTERM', () => stop('SIGTERM', 0));
+    process.once('SIGINT', () => stop('SIGINT', 0));
   });
 }

@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
 import { deploymentFromBody, deploymentView, hostOwners, patchDeployment, refuseHostClash, type DeploymentJson } from '../admin/deployment-service';
+import { checkPepper } from '../auth/pepper-fingerprint';
 import { createToken, tokenView } from '../auth/token-service';
 import { tokenHasher } from '../auth/token-hash';
 import { ConfigError } from '../config/env';
@@ -53,6 +54,11 @@ class StoreBackend implements Backend {
     return this.store.deleteToken(id);
   }
 
+  async setTokenDisabled(id: string, disabled: boolean): Promise<TokenJson | null> {
+    const updated = await this.store.updateToken(id, { disabled });
+    return updated === null ? null : tokenView(updated);
+  }
+
   /** Config-managed ones first win a name clash, as in the gateway's route table. */
   async listDeployments(): Promise<DeploymentJson[]> {
     const configured = new Set(this.config.deployments.map((d) => d.name));
@@ -104,5 +110,12 @@ export async function storeBackend(configFile: string): Promise<Backend> {
     throw err;
   }
   const store = await openStore(config.store);
+  try {
+    await checkPepper(store, config);
+  } catch (err) {
+    await store.close();
+    if (err instanceof ConfigError) throw new CommandError(`invalid config ${configFile}: ${err.message}`);
+    throw err;
+  }
   return new StoreBackend(store, config);
 }

@@ -1,32 +1,59 @@
 import { parseDuration } from '../config/duration';
 import { table, parse, required, UsageError, CommandError } from './args';
-import { backendFor } from './backend';
+import { backendFor, TARGET_FLAGS, TARGET_HELP, type Backend, type TokenJson } from './backend';
+import { runGroup, type CommandGroup } from './subcommands';
 
-export const TOKEN_HELP = `Usage: gatehouse token <command> [flags]
+const TOKEN: CommandGroup = {
+  name: 'token',
+  note: TARGET_HELP,
+  subcommands: {
+    create: {
+      usage: `create --name N [--description D] [--user-deployment NAME]... [--developer]
+       [--expires-in 30d] [--owner U] [--json] [--config FILE | --context NAME]`,
+      summary: 'Creates a token and prints its secret (shown only this once).',
+      flags: `  --name N                 the token's name
+  --description D          free text
+  --user-deployment NAME   may call this protected Deployment (repeatable; "*": all)
+  --developer              may use the admin API, the CLI and the console
+                           (at least one of --user-deployment and --developer)
+  --expires-in DURATION    e.g. 30d, 12h, 90m (default: never)
+  --owner U                the owner's user name (only with --config)
+  --json                   print the API's answer, {"token", "secret"}`,
+      run: create,
+    },
+    list: {
+      usage: 'list [--json] [--config FILE | --context NAME]',
+      summary: 'Lists the tokens with their status: active, disabled or expired.',
+      run: list,
+    },
+    delete: {
+      usage: 'delete ID|NAME [--config FILE | --context NAME]',
+      summary: 'Deletes a token (by id, or by a name no other token has); its secret stops working everywhere within a second.',
+      run: (argv) => change(argv, 'delete'),
+    },
+    disable: {
+      usage: 'disable ID|NAME [--config FILE | --context NAME]',
+      summary: 'Refuses the token like a revoked one, keeping it (and its secret) for enable.',
+      run: (argv) => change(argv, 'disable'),
+    },
+    enable: {
+      usage: 'enable ID|NAME [--config FILE | --context NAME]',
+      summary: 'Makes a disabled token work again, with the same secret.',
+      run: (argv) => change(argv, 'enable'),
+    },
+  },
+};
 
-Commands:
-  create --name N [--description D] [--user-deployment NAME]... [--developer]
-         [--expires-in 30d] [--owner U] [--config FILE] [--json]
-                       Creates a token and prints its secret (shown only this once).
-  list [--json] [--config FILE]
-  delete ID [--config FILE]
+export function tokenCommand(argv: string[]): Promise<number> {
+  return runGroup(TOKEN, argv);
+}
 
-With --config FILE the command acts on that config's store directly (how the
-first developer token is made); without it, on the admin API of the current
-context (see 'gatehouse login').
-`;
-
-export async function tokenCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'create': return create(rest);
-    case 'list': return list(rest);
-    case 'delete': return remove(rest);
-    case undefined: case '--help': case '-h': case 'help':
-      (sub === undefined ? process.stderr : process.stdout).write(TOKEN_HELP);
-      return sub === undefined ? 2 : 0;
-    default:
-      throw new UsageError(`unknown token command "${sub}" (expected create, list or delete)`);
+async function withBackend(target: { config?: string; context?: string }, work: (backend: Backend) => Promise<number>): Promise<number> {
+  const backend = await backendFor(target);
+  try {
+    return await work(backend);
+  } finally {
+    await backend.close();
   }
 }
 
@@ -38,10 +65,9 @@ async function create(argv: string[]): Promise<number> {
     developer: { type: 'boolean' },
     'expires-in': { type: 'string' },
     owner: { type: 'string' },
-    config: { type: 'string' },
     json: { type: 'boolean' },
+    ...TARGET_FLAGS,
   });
-  if (values.help) return help();
   const name = required(values.name, '--name');
   if (values.owner !== undefined && values.config === undefined) {
     throw new UsageError('--owner applies only with --config: a token made through the admin API belongs to the caller');
@@ -57,8 +83,7 @@ async function create(argv: string[]): Promise<number> {
   }
   const deployments = values['user-deployment'];
   if (!deployments?.length && !values.developer) throw new UsageError('a token needs a type: --user-deployment NAME (repeatable, "*" for all) and/or --developer');
-  const backend = await backendFor(values.config);
-  try {
+  return withBackend(values, async (backend) => {
     const { token, secret } = await backend.createToken({
       name,
       description: values.description,
@@ -74,51 +99,60 @@ async function create(argv: string[]): Promise<number> {
       process.stdout.write(`Secret (shown only this once; store it now):\n${secret}\n`);
     }
     return 0;
-  } finally {
-    await backend.close();
-  }
+  });
+}
+
+/** What `token list` shows for a token: the console's words. */
+export function tokenStatus(token: TokenJson, now = Date.now()): 'active' | 'disabled' | 'expired' {
+  if (token.disabled) return 'disabled';
+  return typeof token.expires_at === 'string' && Date.parse(token.expires_at) <= now ? 'expired' : 'active';
 }
 
 async function list(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { config: { type: 'string' }, json: { type: 'boolean' } });
-  if (values.help) return help();
-  const backend = await backendFor(values.config);
-  try {
+  const { values } = parse(argv, { json: { type: 'boolean' }, ...TARGET_FLAGS });
+  return withBackend(values, async (backend) => {
     const tokens = await backend.listTokens();
     if (values.json) {
       process.stdout.write(JSON.stringify({ tokens }, null, 2) + '\n');
       return 0;
     }
+    const now = Date.now();
     const rows = tokens.map((t) => [
       String(t.id), String(t.name), String(t.owner),
       [t.user ? 'user' : '', t.developer ? 'developer' : ''].filter(Boolean).join('+'),
       (t.user as { deployments?: string[] } | null)?.deployments?.join(',') ?? '-',
       String(t.created_at), t.last_used_at ? String(t.last_used_at) : '-', t.expires_at ? String(t.expires_at) : 'never',
-      t.disabled ? 'yes' : 'no',
+      tokenStatus(t, now),
     ]);
-    process.stdout.write(table(['ID', 'NAME', 'OWNER', 'TYPES', 'DEPLOYMENTS', 'CREATED', 'LAST USED', 'EXPIRES', 'DISABLED'], rows));
+    process.stdout.write(table(['ID', 'NAME', 'OWNER', 'TYPES', 'DEPLOYMENTS', 'CREATED', 'LAST USED', 'EXPIRES', 'STATUS'], rows));
     return 0;
-  } finally {
-    await backend.close();
-  }
+  });
 }
 
-async function remove(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { config: { type: 'string' } }, 1);
-  if (values.help) return help();
-  const id = positionals[0];
-  if (!id) throw new UsageError('missing token ID: gatehouse token delete ID');
-  const backend = await backendFor(values.config);
-  try {
-    if (!(await backend.deleteToken(id))) throw new CommandError(`no token with id "${id}"`);
-    process.stdout.write(`Deleted token ${id}.\n`);
-    return 0;
-  } finally {
-    await backend.close();
+/** The token an ID|NAME argument means: an id, else the one token with that name. */
+async function resolveToken(backend: Backend, idOrName: string): Promise<TokenJson> {
+  const tokens = await backend.listTokens();
+  const byId = tokens.find((t) => t.id === idOrName);
+  if (byId) return byId;
+  const named = tokens.filter((t) => t.name === idOrName);
+  if (named.length === 1) return named[0]!;
+  if (named.length > 1) {
+    throw new CommandError(`${named.length} tokens are named "${idOrName}" (${named.map((t) => String(t.id)).join(', ')}): give the ID; "gatehouse token list" shows them`);
   }
+  throw new CommandError(`no token with id or name "${idOrName}"; "gatehouse token list" shows the tokens`);
 }
 
-function help(): number {
-  process.stdout.write(TOKEN_HELP);
-  return 0;
+async function change(argv: string[], action: 'delete' | 'disable' | 'enable'): Promise<number> {
+  const { values, positionals } = parse(argv, TARGET_FLAGS, 1);
+  const idOrName = positionals[0];
+  if (!idOrName) throw new UsageError(`missing token ID or NAME: gatehouse token ${action} ID|NAME`);
+  return withBackend(values, async (backend) => {
+    const token = await resolveToken(backend, idOrName);
+    const id = String(token.id);
+    // Gone meanwhile: say so as for an unknown id.
+    const done = action === 'delete' ? await backend.deleteToken(id) : (await backend.setTokenDisabled(id, action === 'disable')) !== null;
+    if (!done) throw new CommandError(`no token with id "${id}"; "gatehouse token list" shows the tokens`);
+    process.stdout.write(`${action === 'delete' ? 'Deleted' : action === 'disable' ? 'Disabled' : 'Enabled'} token ${id}.\n`);
+    return 0;
+  });
 }
