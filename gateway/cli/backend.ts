@@ -1,5 +1,4 @@
 import type { DeploymentJson } from '../admin/deployment-service';
-import { ApiBackend } from './api-backend';
 import { CommandError, UsageError } from './args';
 import { contextNamed } from './contexts';
 
@@ -50,9 +49,9 @@ context (see 'gatehouse login'), or of the saved context --context NAME.`;
 /** The config's store with --config FILE; else the admin API of --context NAME, or of the current context. */
 export async function backendFor(target: { config?: string; context?: string }): Promise<Backend> {
   if (target.config !== undefined && target.context !== undefined) throw new UsageError('--config and --context exclude each other: act on a store, or through an admin API');
-  // The stores' drivers load only when asked for.
+  // The stores' drivers, and the HTTP client, load only when asked for: help and usage errors start faster.
   if (target.config !== undefined) return (await import('./store-backend')).storeBackend(target.config);
   const context = contextNamed(target.context);
   if (context === null) throw new CommandError('not logged in: run "gatehouse login --api-token TOKEN --endpoint URL" or pass --config FILE');
-  return new ApiBackend(context);
+  return new (await import('./api-backend')).ApiBackend(context);
 }

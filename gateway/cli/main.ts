@@ -30,9 +30,9 @@ export async function main(argv: string[]): Promise<number> {
       // Each command's modules load on demand: a CLI call starts without the gateway's (or the stores') code.
       case 'serve': return await (await import('./serve')).serve(rest);
       case 'login': return await (await import('./login-commands')).login(rest);
-      case 'current-context': return await (await import('./login-commands')).printCurrentContext(rest);
-      case 'list-context': return await (await import('./login-commands')).printContexts(rest);
-      case 'update-current-context': return await (await import('./login-commands')).updateCurrentContext(rest);
+      case 'current-context': return await (await import('./context-commands')).printCurrentContext(rest);
+      case 'list-context': return await (await import('./context-commands')).printContexts(rest);
+      case 'update-current-context': return await (await import('./context-commands')).updateCurrentContext(rest);
       case 'token': return await (await import('./token-commands')).tokenCommand(rest);
       case 'deployment': return await (await import('./deployment-commands')).deploymentCommand(rest);
       case 'help': case '--help': case '-h':
