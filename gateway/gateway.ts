@@ -11,6 +11,7 @@ import { h2HttpHandler, isGrpc } from './http/h2-adapter';
 import { http1Handler } from './http/http1-adapter';
 import { Listener } from './http/listener';
 import { StreamPacer } from './http/stream-pacer';
+import { CertificateReloader } from './http/tls-reload';
 import { upgradeHandler } from './http/websocket';
 import { grpcHandler } from './grpc/grpc-adapter';
 import { createLogger, type Logger } from './log';
@@ -42,6 +43,7 @@ export class Gateway {
   readonly listeners: { readonly kind: ListenerKind; readonly listener: Listener }[] = [];
   private readonly lastUsed: LastUsedRecorder;
   private readonly limiter: FailedAuthLimiter;
+  private certificates: CertificateReloader | undefined;
 
   private constructor(readonly runtime: Runtime, lastUsed: LastUsedRecorder, limiter: FailedAuthLimiter) {
     this.lastUsed = lastUsed;
@@ -89,6 +91,8 @@ export class Gateway {
       await gateway.close();
       throw err;
     }
+    gateway.certificates = new CertificateReloader(gateway.listeners, log);
+    gateway.certificates.watch();
     log.info({ listeners: gateway.listeners.map((l) => ({ kind: l.kind, address: `${l.listener.config.host}:${l.listener.port}` })) }, 'gatehouse started');
     if (!pepperChecked) gateway.checkPepperLater(options.onFatal ?? (() => {}));
     return gateway;
@@ -149,9 +153,13 @@ export class Gateway {
     return found.listener.port;
   }
 
-  /** Re-reads the config file. An invalid one throws and leaves the running config in place. */
+  /**
+   * Re-reads the config file and the listeners' certificates (SIGHUP). An invalid
+   * config throws and leaves the running one in place; certificates reload either way.
+   */
   async reload(): Promise<GatehouseConfig> {
     const { runtime } = this;
+    this.certificates?.reload();
     const next = loadConfig(runtime.config.source);
     // Sockets, the store connection and the token hash (pepper) are set up once at start: say so rather than ignore a change.
     for (const key of ['listeners', 'store', 'tokens'] as const) {
@@ -206,6 +214,7 @@ export class Gateway {
   }
 
   private async close(): Promise<void> {
+    this.certificates?.close();
     for (const { listener } of this.listeners) listener.destroyAll();
     await this.lastUsed.close();
     for (const route of this.runtime.routes.routes()) {

@@ -13,6 +13,9 @@ Commands:
                               manage API tokens
   deployment list|get|apply|delete
                               manage Deployments
+  config check [--config FILE]
+                              validate a config file without serving
+  --version                   print "gatehouse <version>"
   help                        show this help
 
 Token and deployment commands act on the admin API of the current context
@@ -35,6 +38,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'update-current-context': return await (await import('./context-commands')).updateCurrentContext(rest);
       case 'token': return await (await import('./token-commands')).tokenCommand(rest);
       case 'deployment': return await (await import('./deployment-commands')).deploymentCommand(rest);
+      case 'config': return await (await import('./config-commands')).configCommand(rest);
+      case '--version': return (await import('./config-commands')).printVersion();
       case 'help': case '--help': case '-h':
         process.stdout.write(HELP);
         return 0;

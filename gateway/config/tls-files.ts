@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { ConfigError } from './env';
-import type { GatehouseConfig, ListenerKind } from './schema';
+import type { GatehouseConfig, ListenerKind, TlsConfig } from './schema';
 
 function read(file: string, path: string): Buffer {
   try {
@@ -20,6 +20,30 @@ function fits(options: { cert?: Buffer; key?: Buffer }): string | undefined {
   }
 }
 
+/** A certificate and its key, read from their files and checked to fit together. */
+export interface TlsPair {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+/**
+ * Reads one listener's certificate and key (`at` is its `listeners.<kind>[i].tls`
+ * key path). Throws ConfigError naming `<at>.cert` or `<at>.key` when a file
+ * cannot be read, is not PEM, or the key does not match the certificate.
+ */
+export function readTlsPair(tls: TlsConfig, at: string): TlsPair {
+  const { certFile, keyFile } = tls;
+  const cert = read(certFile, `${at}.cert`);
+  const key = read(keyFile, `${at}.key`);
+  const badCert = fits({ cert });
+  if (badCert) throw new ConfigError(`${at}.cert`, `${certFile} is not a PEM certificate (${badCert})`);
+  const badKey = fits({ key });
+  if (badKey) throw new ConfigError(`${at}.key`, `${keyFile} is not a PEM private key (${badKey})`);
+  const mismatch = fits({ cert, key });
+  if (mismatch) throw new ConfigError(`${at}.key`, `${keyFile} does not match the certificate ${certFile} (${mismatch})`);
+  return { cert, key };
+}
+
 /**
  * Reads every listener's certificate and key and checks that they fit
  * together, so `serve` refuses a bad pair naming its key path before any
@@ -29,17 +53,7 @@ function fits(options: { cert?: Buffer; key?: Buffer }): string | undefined {
 export function checkTlsFiles(config: GatehouseConfig): void {
   for (const kind of ['external', 'internal', 'admin'] as const satisfies readonly ListenerKind[]) {
     config.listeners[kind].forEach((listener, i) => {
-      if (!listener.tls) return;
-      const at = `listeners.${kind}[${i}].tls`;
-      const { certFile, keyFile } = listener.tls;
-      const cert = read(certFile, `${at}.cert`);
-      const key = read(keyFile, `${at}.key`);
-      const badCert = fits({ cert });
-      if (badCert) throw new ConfigError(`${at}.cert`, `${certFile} is not a PEM certificate (${badCert})`);
-      const badKey = fits({ key });
-      if (badKey) throw new ConfigError(`${at}.key`, `${keyFile} is not a PEM private key (${badKey})`);
-      const mismatch = fits({ cert, key });
-      if (mismatch) throw new ConfigError(`${at}.key`, `${keyFile} does not match the certificate ${certFile} (${mismatch})`);
+      if (listener.tls) readTlsPair(listener.tls, `listeners.${kind}[${i}].tls`);
     });
   }
 }

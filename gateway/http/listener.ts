@@ -165,6 +165,11 @@ export class Listener {
     return typeof address === 'object' && address ? address.port : this.config.port;
   }
 
+  /** The certificate and key for new TLS connections (certificate reload); open ones keep theirs. */
+  setSecureContext(pair: { readonly cert: Buffer; readonly key: Buffer }): void {
+    if (this.front instanceof tls.Server) this.front.setSecureContext({ cert: pair.cert, key: pair.key });
+  }
+
   /** Stops accepting; idle keep-alive connections close, busy ones finish their requests. */
   stopAccepting(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.front.close(() => resolve()));
