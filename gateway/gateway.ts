@@ -3,6 +3,7 @@ import { Decider } from './auth/decide';
 import { FailedAuthLimiter } from './auth/failed-auth-limiter';
 import { LastUsedRecorder } from './auth/last-used';
 import { TokenCache } from './auth/token-cache';
+import { UsageRecorder } from './auth/usage';
 import { memoizedHasher, tokenHasher } from './auth/token-hash';
 import { loadConfig } from './config/load';
 import type { GatehouseConfig, ListenerKind } from './config/schema';
@@ -68,6 +69,13 @@ export class Gateway {
     const cache = new TokenCache(store, config.cache, metrics.cacheObserver());
     const limiter = new FailedAuthLimiter(config.failedAuth.perMinute);
     const lastUsed = new LastUsedRecorder(store, (err) => log.warn({ err }, 'could not record token last use'));
+    let lastUsageError = 0;
+    const usage = new UsageRecorder(store, (err) => {
+      // A flush every 2 s would log an outage 30 times a minute; the counts are kept meanwhile.
+      if (Date.now() - lastUsageError < 60_000) return;
+      lastUsageError = Date.now();
+      log.warn({ err }, 'could not record token usage; counts are kept for the next flush');
+    });
     const decider = new Decider(cache, memoizedHasher(tokenHasher(config.tokens.pepper)), limiter, lastUsed);
     // Watch before the first read, so a change made in between is not missed.
     let gateway: Gateway | undefined;
@@ -80,7 +88,7 @@ export class Gateway {
       log.error({ err }, 'could not read stored Deployments; serving config-managed ones until the store answers');
       return [];
     });
-    const runtime = new Runtime(config, new RouteTable(config, stored), store, cache, decider, log, metrics);
+    const runtime = new Runtime(config, new RouteTable(config, stored), store, cache, decider, log, metrics, usage);
     gateway = new Gateway(runtime, lastUsed, limiter);
     if (missed) gateway.onStoreEvent({ kind: 'reset' });
     try {
@@ -217,6 +225,7 @@ export class Gateway {
     this.certificates?.close();
     for (const { listener } of this.listeners) listener.destroyAll();
     await this.lastUsed.close();
+    await this.runtime.usage.close();
     for (const route of this.runtime.routes.routes()) {
       route.upstreams.destroy();
       route.grpcUpstreams?.destroy();

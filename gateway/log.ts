@@ -106,4 +106,7 @@ export interface RequestLogLine {
   duration_ms: number;
   token_id: string | undefined;
   client: string;
+  /** Body bytes received from the client and sent to it (what a token's usage counts). */
+  bytes_in?: number;
+  bytes_out?: number;
 }

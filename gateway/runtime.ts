@@ -1,5 +1,6 @@
 import type { Decider } from './auth/decide';
 import type { TokenCache } from './auth/token-cache';
+import type { UsageRecorder } from './auth/usage';
 import type { GatehouseConfig } from './config/schema';
 import { Challenges } from './http/refusal';
 import { cidrMatcher } from './http/cidr';
@@ -31,6 +32,7 @@ export class Runtime {
     readonly decider: Decider,
     readonly log: Logger,
     readonly metrics: Metrics,
+    readonly usage: UsageRecorder,
   ) {
     this.config = config;
     this.routes = routes;
@@ -54,6 +56,7 @@ export class Runtime {
     const seconds = (performance.now() - startedAt) / 1000;
     line.duration_ms = Math.round(seconds * 1e6) / 1e3;
     this.metrics.requests.record(line.deployment ?? '', line.listener, line.protocol, line.reason, line.status, seconds);
+    if (line.token_id !== undefined && line.status > 0) this.usage.count(line.token_id, line.listener, line.status, line.bytes_in ?? 0, line.bytes_out ?? 0);
     if (line.status >= 500 || line.reason.startsWith('upstream_')) this.log.warn(line, 'request');
     else this.log.info(line, 'request');
   }

@@ -33,6 +33,33 @@ export interface DeploymentView {
   readonly config_managed: boolean;
 }
 
+/** `GET /v1/tokens/{id}/usage`. */
+export interface UsageView {
+  readonly token_id: string;
+  readonly since: string;
+  readonly requests: number;
+  readonly bytes_in: number;
+  readonly bytes_out: number;
+}
+
+/** `POST /v1/tokens/{id}/rotate`. */
+export interface Rotated {
+  readonly token: TokenView;
+  readonly secret: string;
+  /** When the old secret stops; null: it already has. */
+  readonly previous_secret_valid_until: string | null;
+}
+
+export interface AuditEventView {
+  readonly id: string;
+  readonly time: string;
+  readonly action: string;
+  readonly target: string;
+  readonly actor: { readonly token_id: string | null; readonly user: string };
+  readonly request_id: string | null;
+  readonly client_address: string | null;
+}
+
 export interface NewToken {
   readonly name: string;
   readonly description: string;
@@ -73,6 +100,20 @@ export class Api {
 
   async setDisabled(id: string, disabled: boolean): Promise<TokenView> {
     return (await this.call<{ token: TokenView }>('PATCH', `/v1/tokens/${encodeURIComponent(id)}`, { disabled })).token;
+  }
+
+  rotate(id: string, overlap: string): Promise<Rotated> {
+    return this.call('POST', `/v1/tokens/${encodeURIComponent(id)}/rotate`, { overlap });
+  }
+
+  async usage(id: string, since: string): Promise<UsageView> {
+    return (await this.call<{ usage: UsageView }>('GET', `/v1/tokens/${encodeURIComponent(id)}/usage?since=${encodeURIComponent(since)}`)).usage;
+  }
+
+  audit(limit: number, before: string | null): Promise<{ events: AuditEventView[]; next: string | null }> {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (before !== null) query.set('before', before);
+    return this.call('GET', `/v1/audit?${query.toString()}`);
   }
 
   async deleteToken(id: string): Promise<void> {

@@ -1,6 +1,8 @@
 import { Api, ApiError } from './api.js';
 import { byId, el, say } from './dom.js';
+import { clearAudit, showAudit } from './audit-page.js';
 import { clearDeployments, showDeployments } from './deployments-page.js';
+import { closeRotateDialog } from './rotate-dialog.js';
 import { tokenStore, type SignedIn } from './session.js';
 import { closeCreateDialog, openCreateDialog } from './token-dialog.js';
 import { clearTokens, showTokens } from './tokens-page.js';
@@ -17,6 +19,7 @@ const main = byId('main', HTMLElement);
 const PAGES = {
   tokens: { view: byId('tokens-view', HTMLElement), title: 'API Tokens', show: showTokens },
   deployments: { view: byId('deployments-view', HTMLElement), title: 'Deployments', show: showDeployments },
+  audit: { view: byId('audit-view', HTMLElement), title: 'Audit', show: showAudit },
 } as const;
 
 let current: SignedIn | null = null;
@@ -45,10 +48,12 @@ function signOut(message = ''): void {
   tokenStore.forget();
   current = null;
   closeCreateDialog();
+  closeRotateDialog();
   const confirm = byId('confirm-dialog', HTMLDialogElement);
   if (confirm.open) confirm.close();
   clearTokens();
   clearDeployments();
+  clearAudit();
   who.replaceChildren();
   showSignIn(message);
 }
@@ -84,7 +89,8 @@ async function signIn(token: string, restoring: boolean): Promise<void> {
 }
 
 function pageName(): keyof typeof PAGES {
-  return location.hash === '#/deployments' ? 'deployments' : 'tokens';
+  if (location.hash === '#/deployments') return 'deployments';
+  return location.hash === '#/audit' ? 'audit' : 'tokens';
 }
 
 async function route(): Promise<void> {

@@ -1,6 +1,7 @@
 import { ApiError, type DeploymentView, type NewToken, type TokenView } from './api.js';
 import { byId, el, say } from './dom.js';
 import { daysFromNow } from './format.js';
+import { showLoginCommand } from './login-command.js';
 import type { SignedIn } from './session.js';
 
 const dialog = byId('create-dialog', HTMLDialogElement);
@@ -95,6 +96,7 @@ function clearErrors(): void {
 
 function reset(): void {
   secret.value = '';
+  showLoginCommand(null);
   copyStatus.textContent = '';
   form.reset();
   clearErrors();
@@ -183,6 +185,7 @@ function showSecret(token: TokenView, value: string): void {
   secretPane.hidden = false;
   byId('secret-label', HTMLLabelElement).textContent = `Secret of "${token.name}"`;
   secret.value = value;
+  showLoginCommand(token.developer ? value : null);
   secret.focus();
   secret.select();
 }

@@ -2,6 +2,7 @@ import type { TokenView } from './api.js';
 import { confirmAction } from './confirm.js';
 import { byId, el, say } from './dom.js';
 import { deploymentList, when } from './format.js';
+import { openRotateDialog } from './rotate-dialog.js';
 import type { SignedIn } from './session.js';
 
 const table = byId('tokens-table', HTMLTableElement);
@@ -22,6 +23,22 @@ export async function showTokens(ctx: SignedIn, notice = ''): Promise<void> {
   table.tBodies[0].replaceChildren(...tokens.map((token) => row(ctx, token)));
   empty.hidden = tokens.length > 0;
   say(status, notice, 'ok');
+  void fillUsage(ctx, tokens);
+}
+
+/** Each row's requests in the last 24 hours, filled in as the answers come (the list does not wait for them). */
+async function fillUsage(ctx: SignedIn, tokens: TokenView[]): Promise<void> {
+  const since = new Date(Date.now() - 86_400_000).toISOString();
+  await Promise.all(tokens.map(async (token) => {
+    const cell = table.querySelector<HTMLTableCellElement>(`tr[data-token-id="${CSS.escape(token.id)}"] td[data-label="Requests (24 h)"]`);
+    if (cell === null) return;
+    try {
+      const usage = await ctx.api.usage(token.id, since);
+      if (ctx.isCurrent()) cell.replaceChildren(usage.requests.toLocaleString('en-US'));
+    } catch {
+      cell.replaceChildren(el('span', { class: 'muted', title: 'Usage could not be read' }, '?'));
+    }
+  }));
 }
 
 /** Forgets the rows (on sign out nothing of the session stays on the page). */
@@ -48,6 +65,9 @@ function row(ctx: SignedIn, token: TokenView): HTMLTableRowElement {
   const types = [token.user ? 'User' : null, token.developer ? 'Developer' : null].filter((t): t is string => t !== null);
   const toggle = el('button', { type: 'button', class: 'secondary small toggle', 'aria-label': `${token.disabled ? 'Enable' : 'Disable'} token ${token.name}` }, token.disabled ? 'Enable' : 'Disable');
   const remove = el('button', { type: 'button', class: 'danger small', 'aria-label': `Delete token ${token.name}` }, 'Delete');
+  // The API refuses to rotate a disabled or expired token (409): enable it, or make a new one.
+  const rotate = el('button', { type: 'button', class: 'secondary small', 'aria-label': `Rotate the secret of token ${token.name}`, disabled: current !== 'Active' }, 'Rotate');
+  rotate.addEventListener('click', () => openRotateDialog(ctx, token, (rotated) => void showTokens(ctx, `"${rotated.name}" has a new secret.`)));
   toggle.addEventListener('click', () => void setDisabled(ctx, token, toggle));
   remove.addEventListener('click', () => void deleteToken(ctx, token, mine));
   return el('tr', { 'data-token-id': token.id },
@@ -57,9 +77,10 @@ function row(ctx: SignedIn, token: TokenView): HTMLTableRowElement {
     el('td', { 'data-label': 'Deployments' }, deploymentList(token.user?.deployments)),
     el('td', { 'data-label': 'Created' }, time(token.created_at, '—')),
     el('td', { 'data-label': 'Last used' }, time(token.last_used_at, 'Never')),
+    el('td', { 'data-label': 'Requests (24 h)', class: 'numeric' }, el('span', { class: 'muted' }, '…')),
     el('td', { 'data-label': 'Expires' }, time(token.expires_at, 'Never')),
     el('td', { 'data-label': 'Status' }, el('span', { class: `state state-${current.toLowerCase()}` }, current)),
-    el('td', { class: 'row-actions' }, toggle, remove),
+    el('td', { class: 'row-actions' }, toggle, rotate, remove),
   );
 }
 

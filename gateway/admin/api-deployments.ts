@@ -50,6 +50,7 @@ async function put(req: ApiRequest): Promise<ApiReply> {
   refuseTakenHosts(runtime, spec);
   const outcome = await runtime.store.putDeployment(spec);
   await req.hooks.refreshDeployments();
+  await req.audit('deployment.put', spec.name);
   return { status: outcome === 'created' ? 201 : 200, body: { deployment: view(runtime, spec, false) } };
 }
 
@@ -63,6 +64,7 @@ async function patch(req: ApiRequest): Promise<ApiReply> {
   refuseTakenHosts(runtime, spec);
   await runtime.store.putDeployment(spec);
   await req.hooks.refreshDeployments();
+  await req.audit('deployment.patch', spec.name);
   return { status: 200, body: { deployment: view(runtime, spec, false) } };
 }
 
@@ -71,6 +73,7 @@ async function remove(req: ApiRequest): Promise<ApiReply> {
   refuseConfigManaged(runtime, params.name);
   if (!(await runtime.store.deleteDeployment(params.name))) throw noSuchDeployment(params.name);
   await req.hooks.refreshDeployments();
+  await req.audit('deployment.delete', params.name);
   return { status: 204 };
 }
 

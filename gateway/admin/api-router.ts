@@ -1,11 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatehouseError, isGatehouseError } from '../errors';
+import { clientAddress } from '../http/client-address';
 import { requestIdFrom } from '../http/request-id';
 import type { Runtime } from '../runtime';
 import { StoreUnavailableError, type TokenRecord } from '../store/types';
+import { auditRoutes } from './api-audit';
 import { authenticate } from './api-auth';
 import { deploymentRoutes } from './api-deployments';
+import { rotateRoutes } from './api-rotate';
 import { tokenRoutes } from './api-tokens';
+import { usageRoutes } from './api-usage';
+import { recordAudit } from './audit-trail';
 import type { AdminHooks, ApiHandler, ApiRoutes } from './api-types';
 import { NO_SNIFF_NO_FRAMING, readJson, sendError, sendJson } from './http-io';
 
@@ -17,7 +22,7 @@ interface CompiledRoute {
 }
 
 /** Every API route, in one list. */
-const ROUTES: readonly ApiRoutes[] = [tokenRoutes, deploymentRoutes];
+const ROUTES: readonly ApiRoutes[] = [tokenRoutes, rotateRoutes, usageRoutes, deploymentRoutes, auditRoutes];
 
 function compile(tables: readonly ApiRoutes[]): CompiledRoute[] {
   return tables.flatMap((table) => Object.entries(table).map(([pattern, methods]) => {
@@ -72,6 +77,7 @@ export function apiHandler(runtime: Runtime, hooks: AdminHooks) {
     const finish = (status: number, reason: string): void => {
       const route = found?.route.pattern ?? 'unknown';
       runtime.metrics.adminRequests.inc({ method, route, status: String(status) });
+      if (caller !== undefined) runtime.usage.count(caller.id, 'admin', status, 0, 0);
       const line = {
         request_id: requestId, listener: 'admin', method, path, route, reason, status,
         token_id: caller?.id, duration_ms: Math.round((performance.now() - startedAt) * 1e3) / 1e3,
@@ -94,9 +100,20 @@ export function apiHandler(runtime: Runtime, hooks: AdminHooks) {
     authenticate(runtime, req.headers.authorization).then((token) => {
       caller = token;
       hooks.markUsed(token.id, Date.now());
+      const origin = {
+        tokenId: token.id, user: token.owner, requestId,
+        clientAddress: clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], runtime.isTrustedProxy),
+      };
       return handler({
         runtime, hooks, caller: token, hash: runtime.decider.hash, params: found.params,
+        query: new URLSearchParams((req.url ?? '').slice(path.length + 1)),
         body: () => readJson(req),
+        audit: async (action, target) => {
+          await recordAudit(runtime.store, runtime.config.audit.retention, (event, stored, err) => {
+            if (stored) runtime.log.info({ audit: event }, 'audit');
+            else runtime.log.error({ audit: event, err }, 'audit event not stored');
+          }, action, target, origin);
+        },
       });
     }).then((reply) => {
       if (reply.status === 204) {

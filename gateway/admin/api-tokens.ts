@@ -29,6 +29,7 @@ async function create(req: ApiRequest): Promise<ApiReply> {
   for (const route of req.runtime.routes.routes()) known.add(route.name);
   const { name, description, user, developer, expires_at } = body;
   const { token, secret } = await createToken(req.runtime.store, req.hash, { name, description, user, developer, expires_at, owner: req.caller.owner }, known);
+  await req.audit('token.create', token.id);
   return { status: 201, body: { token: tokenView(token), secret } };
 }
 
@@ -54,6 +55,7 @@ async function patch(req: ApiRequest): Promise<ApiReply> {
   if (updated === null) throw noSuchToken(req.params.id);
   // Other processes hear of it through the store; this one need not wait for its own event.
   req.runtime.cache.evict(updated.hash);
+  await req.audit('token.update', updated.id);
   return { status: 200, body: { token: tokenView(updated) } };
 }
 
@@ -61,6 +63,7 @@ async function remove(req: ApiRequest): Promise<ApiReply> {
   const token = await req.runtime.store.getToken(req.params.id);
   if (token === null || !(await req.runtime.store.deleteToken(token.id))) throw noSuchToken(req.params.id);
   req.runtime.cache.evict(token.hash);
+  await req.audit('token.delete', token.id);
   return { status: 204 };
 }
 

@@ -1,6 +1,6 @@
 import type { TokenHasher } from '../auth/token-hash';
 import type { Runtime } from '../runtime';
-import type { TokenRecord } from '../store/types';
+import type { AuditAction, TokenRecord } from '../store/types';
 
 /** What the admin API needs from the gateway beyond the Runtime. */
 export interface AdminHooks {
@@ -22,8 +22,12 @@ export interface ApiRequest {
   readonly hash: TokenHasher;
   /** Path parameters, decoded: `{id}` in `/v1/tokens/{id}`. */
   readonly params: Readonly<Record<string, string>>;
+  /** The query string's parameters. */
+  readonly query: URLSearchParams;
   /** The JSON body (undefined when empty); 400/413 when it is not JSON or too large. */
   body(): Promise<unknown>;
+  /** Records the change this call made as an audit event, with the caller, request id and client address. */
+  audit(action: AuditAction, target: string): Promise<void>;
 }
 
 /** A JSON answer; status 204 has no body. */

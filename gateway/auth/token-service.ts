@@ -46,7 +46,7 @@ export function validateDescription(value: unknown): string {
 }
 
 /** RFC 3339 date-time: the offset is required (without one, Date.parse would read the server's local time). */
-const RFC3339 = /^\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$/;
+export const RFC3339 = /^\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$/;
 
 export function validateExpiresAt(value: unknown, now = Date.now()): string | null {
   if (value === undefined || value === null) return null;

@@ -1,6 +1,6 @@
 import type { DeploymentJson } from '../admin/deployment-service';
 import { ApiClient } from './api-client';
-import type { Backend, DeploymentFields, NewToken, TokenJson } from './backend';
+import type { AuditPage, Backend, DeploymentFields, NewToken, Rotated, TokenJson } from './backend';
 import type { Context } from './contexts';
 
 const segment = encodeURIComponent;
@@ -32,6 +32,17 @@ export class ApiBackend implements Backend {
     // PATCH has no "404 as null" form: look first, so a missing id reads as such rather than as an API failure.
     if ((await this.client.maybe('GET', path)) === null) return null;
     return (await this.client.call<{ token: TokenJson }>('PATCH', path, { disabled })).token;
+  }
+
+  /** An unknown token is the API's 404, whose message names it. */
+  rotateToken(id: string, overlap: string | undefined): Promise<Rotated | null> {
+    return this.client.call('POST', `/v1/tokens/${segment(id)}/rotate`, overlap === undefined ? {} : { overlap });
+  }
+
+  listAudit(limit: number, before: string | undefined): Promise<AuditPage> {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (before !== undefined) query.set('before', before);
+    return this.client.call('GET', `/v1/audit?${query.toString()}`);
   }
 
   async listDeployments(): Promise<DeploymentJson[]> {

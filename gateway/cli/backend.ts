@@ -1,4 +1,5 @@
 import type { DeploymentJson } from '../admin/deployment-service';
+import type { AuditEvent } from '../store/types';
 import { CommandError, UsageError } from './args';
 import { contextNamed } from './contexts';
 
@@ -25,6 +26,20 @@ export interface DeploymentFields {
   timeouts?: Record<string, string>;
 }
 
+/** `token rotate`'s answer: the API's. */
+export interface Rotated {
+  token: TokenJson;
+  secret: string;
+  /** When the old secret stops working; null: at once. */
+  previous_secret_valid_until: string | null;
+}
+
+/** A page of `audit list`: the API's answer. */
+export interface AuditPage {
+  events: AuditEvent[];
+  next: string | null;
+}
+
 /** Where token and Deployment commands act: a store directly (--config) or the admin API. */
 export interface Backend {
   createToken(request: NewToken): Promise<{ token: TokenJson; secret: string }>;
@@ -32,6 +47,9 @@ export interface Backend {
   deleteToken(id: string): Promise<boolean>;
   /** Returns the updated token, or null when there is no such token. */
   setTokenDisabled(id: string, disabled: boolean): Promise<TokenJson | null>;
+  /** Null when there is no such token. `overlap`: a duration string (default 0s). */
+  rotateToken(id: string, overlap: string | undefined): Promise<Rotated | null>;
+  listAudit(limit: number, before: string | undefined): Promise<AuditPage>;
   listDeployments(): Promise<DeploymentJson[]>;
   getDeployment(name: string): Promise<DeploymentJson | null>;
   /** Creates the Deployment, or changes the given fields of an existing one. */

@@ -9,8 +9,9 @@ Commands:
   current-context             print the current context as JSON
   list-context                list the saved contexts, the current one marked
   update-current-context NAME switch to another saved context
-  token create|list|delete|disable|enable
+  token create|list|delete|disable|enable|rotate
                               manage API tokens
+  audit list                  who changed which token or Deployment, and when
   deployment list|get|apply|delete
                               manage Deployments
   config check [--config FILE]
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'update-current-context': return await (await import('./context-commands')).updateCurrentContext(rest);
       case 'token': return await (await import('./token-commands')).tokenCommand(rest);
       case 'deployment': return await (await import('./deployment-commands')).deploymentCommand(rest);
+      case 'audit': return await (await import('./audit-commands')).auditCommand(rest);
       case 'config': return await (await import('./config-commands')).configCommand(rest);
       case '--version': return (await import('./config-commands')).printVersion();
       case 'help': case '--help': case '-h':

@@ -1,6 +1,8 @@
 import { userInfo } from 'node:os';
 import { deploymentFromBody, deploymentView, hostOwners, patchDeployment, refuseHostClash, type DeploymentJson } from '../admin/deployment-service';
 import { checkPepper } from '../auth/pepper-fingerprint';
+import { recordAudit } from '../admin/audit-trail';
+import { parseOverlap, rotateToken } from '../auth/token-rotation';
 import { createToken, tokenView } from '../auth/token-service';
 import { tokenHasher } from '../auth/token-hash';
 import { ConfigError } from '../config/env';
@@ -8,9 +10,13 @@ import { loadConfig } from '../config/load';
 import type { DeploymentSpec, GatehouseConfig } from '../config/schema';
 import { isGatehouseError } from '../errors';
 import { openStore } from '../store/open-store';
-import type { Store } from '../store/types';
+import { isAuditId } from '../store/audit-id';
+import type { AuditAction, Store } from '../store/types';
 import { CommandError } from './args';
-import type { Backend, DeploymentFields, NewToken, TokenJson } from './backend';
+import type { AuditPage, Backend, DeploymentFields, NewToken, Rotated, TokenJson } from './backend';
+
+/** A `--config` command's audit events: no token, no request, no client address (SPEC: actor `local`). */
+const LOCAL = { tokenId: null, user: 'local', requestId: null, clientAddress: null } as const;
 
 /** Validation errors become CommandErrors (exit 1) with the message naming the field. */
 async function refusing<T>(work: () => Promise<T>): Promise<T> {
@@ -42,6 +48,7 @@ class StoreBackend implements Backend {
         ...request,
         owner: request.owner ?? process.env.USER ?? userInfo().username,
       }, known);
+      await this.audit('token.create', token.id);
       return { token: tokenView(token), secret };
     });
   }
@@ -50,13 +57,33 @@ class StoreBackend implements Backend {
     return (await this.store.listTokens()).map(tokenView);
   }
 
-  deleteToken(id: string): Promise<boolean> {
-    return this.store.deleteToken(id);
+  async deleteToken(id: string): Promise<boolean> {
+    if (!(await this.store.deleteToken(id))) return false;
+    await this.audit('token.delete', id);
+    return true;
+  }
+
+  async rotateToken(id: string, overlap: string | undefined): Promise<Rotated | null> {
+    return refusing(async () => {
+      const rotated = await rotateToken(this.store, tokenHasher(this.config.tokens.pepper), id, parseOverlap(overlap));
+      if (rotated === null) return null;
+      await this.audit('token.rotate', id);
+      return { token: tokenView(rotated.token), secret: rotated.secret, previous_secret_valid_until: rotated.previousUntil };
+    });
+  }
+
+  async listAudit(limit: number, before: string | undefined): Promise<AuditPage> {
+    if (before !== undefined && !isAuditId(before)) throw new CommandError(`--before: not a cursor from a previous listing (got "${before}")`);
+    const events = await this.store.listAudit(limit + 1, before ?? null);
+    const page = events.slice(0, limit);
+    return { events: page, next: events.length > limit ? page[page.length - 1].id : null };
   }
 
   async setTokenDisabled(id: string, disabled: boolean): Promise<TokenJson | null> {
     const updated = await this.store.updateToken(id, { disabled });
-    return updated === null ? null : tokenView(updated);
+    if (updated === null) return null;
+    await this.audit('token.update', id);
+    return tokenView(updated);
   }
 
   /** Config-managed ones first win a name clash, as in the gateway's route table. */
@@ -82,16 +109,26 @@ class StoreBackend implements Backend {
       return next;
     });
     await this.store.putDeployment(spec);
+    await this.audit(current === undefined ? 'deployment.put' : 'deployment.patch', name);
     return { deployment: deploymentView(spec, false, this.hostSuffix), created: current === undefined };
   }
 
   async deleteDeployment(name: string): Promise<boolean> {
     this.refuseConfigManaged(name);
-    return this.store.deleteDeployment(name);
+    if (!(await this.store.deleteDeployment(name))) return false;
+    await this.audit('deployment.delete', name);
+    return true;
   }
 
   close(): Promise<void> {
     return this.store.close();
+  }
+
+  /** Stored only: the command's own output is what the operator sees, and there is no gateway log here. */
+  private async audit(action: AuditAction, target: string): Promise<void> {
+    await recordAudit(this.store, this.config.audit.retention, (event, stored) => {
+      if (!stored) process.stderr.write(`gatehouse: warning: the audit event for this change (${event.action} ${event.target}) could not be stored\n`);
+    }, action, target, LOCAL);
   }
 
   private refuseConfigManaged(name: string): void {

@@ -41,6 +41,15 @@ const TOKEN: CommandGroup = {
       summary: 'Makes a disabled token work again, with the same secret.',
       run: (argv) => change(argv, 'enable'),
     },
+    rotate: {
+      usage: 'rotate ID [--overlap 10m] [--json] [--config FILE | --context NAME]',
+      summary: 'Gives the token a new secret (shown only this once) and keeps its id, types, Deployments and expiry.',
+      flags: `  --overlap D   how long the old secret keeps working (default 0s: it stops at once; at most 7d).
+                Rotating again within an overlap ends the overlap of the secret replaced
+                before: at most two secrets work.
+  --json        print the API's answer`,
+      run: async (argv) => (await import('./token-rotate-command')).rotateCommand(argv),
+    },
   },
 };
 

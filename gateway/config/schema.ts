@@ -62,5 +62,7 @@ export interface GatehouseConfig {
   readonly trustedProxies: readonly string[];
   readonly shutdown: { readonly grace: number };
   readonly log: { readonly level: string };
+  /** How long audit events are kept in the store (ms). */
+  readonly audit: { readonly retention: number };
   readonly deployments: readonly DeploymentSpec[];
 }

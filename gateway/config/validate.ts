@@ -102,7 +102,7 @@ export function validateConfig(raw: unknown, source: string, env: NodeJS.Process
   const r = new Reader(env, dirname(resolve(source)));
   const top = r.object(raw ?? {}, '', [
     'organization', 'domain', 'listeners', 'store', 'tokens', 'cache', 'timeouts',
-    'failedAuth', 'trustedProxies', 'shutdown', 'log', 'deployments',
+    'failedAuth', 'trustedProxies', 'shutdown', 'log', 'audit', 'deployments',
   ]);
 
   const organization = r.nonEmpty(top.organization, 'organization');
@@ -146,6 +146,9 @@ export function validateConfig(raw: unknown, source: string, env: NodeJS.Process
   const shutdownRaw = r.object(top.shutdown ?? {}, 'shutdown', ['grace']);
   const shutdown = { grace: shutdownRaw.grace === undefined ? 30_000 : r.duration(shutdownRaw.grace, 'shutdown.grace') };
 
+  const auditRaw = r.object(top.audit ?? {}, 'audit', ['retention']);
+  const audit = { retention: auditRaw.retention === undefined ? 90 * DAY_MS : readRetention(r, auditRaw.retention, 'audit.retention') };
+
   const logRaw = r.object(top.log ?? {}, 'log', ['level']);
   const log = { level: logRaw.level === undefined ? 'info' : r.oneOf(logRaw.level, 'log.level', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) };
 
@@ -171,8 +174,18 @@ export function validateConfig(raw: unknown, source: string, env: NodeJS.Process
 
   return deepFreeze({
     source: resolve(source), organization, domain, listeners, store, tokens: { pepper }, cache, timeouts,
-    failedAuth, trustedProxies, shutdown, log, deployments,
+    failedAuth, trustedProxies, shutdown, log, audit, deployments,
   });
+}
+
+const DAY_MS = 86_400_000;
+
+/** Kept in the store, never a timer: may exceed a timer's 24 days; at least a day, so a typo in the unit cannot empty the log. */
+function readRetention(r: Reader, value: unknown, path: string): number {
+  const text = r.string(value, path);
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < DAY_MS || ms > 3650 * DAY_MS) throw new ConfigError(path, `must be a duration from 1d to 3650d, like 90d (got "${text}")`);
+  return ms;
 }
 
 function readListeners(r: Reader, value: unknown, path: string): ListenerConfig[] {

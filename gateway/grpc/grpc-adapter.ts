@@ -82,6 +82,8 @@ function proceed(
     done: (result) => {
       runtime.inflight--;
       if (result.error !== undefined) line.error = describe(result.error);
+      line.bytes_in = result.bytesIn;
+      line.bytes_out = result.bytesOut;
       record(runtime, line, result.status, result.grpcStatus, result.outcome === 'ok' ? line.reason : result.outcome, startedAt);
     },
   });

@@ -34,6 +34,9 @@ export interface GrpcCallResult {
   readonly outcome: GrpcOutcome;
   /** The upstream failure behind a non-ok outcome, for the log. */
   readonly error: unknown;
+  /** Message bytes relayed from the client and to it. */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
 }
 
 export interface GrpcCall {
@@ -90,6 +93,8 @@ class CallForwarding {
   private grpcStatus: number | undefined;
   private outcome: GrpcOutcome = 'ok';
   private error: unknown;
+  private readonly bytesIn: Tally = { bytes: 0 };
+  private readonly bytesOut: Tally = { bytes: 0 };
 
   constructor(private readonly call: GrpcCall) {}
 
@@ -138,7 +143,7 @@ class CallForwarding {
       // A replay: what the refused stream carried, then the rest as it comes (the client was paused meanwhile).
       for (const chunk of this.sent ?? []) up.write(chunk);
       if (client.readableEnded) return void up.end();
-      relay(client, up, () => up.end(), setImmediate);
+      relay(client, up, () => up.end(), setImmediate, this.bytesIn);
       client.resume();
       return;
     }
@@ -148,7 +153,7 @@ class CallForwarding {
     // A request's end (emitted after this read's ticks and microtasks) comes
     // before the immediate, so it leaves with the last chunk: one DATA frame
     // with END_STREAM, as gRPC clients send a unary request, not two.
-    relay(client, up, () => up.end(), setImmediate);
+    relay(client, up, () => up.end(), setImmediate, this.bytesIn);
   }
 
   private readonly keep = (chunk: Buffer): void => {
@@ -187,7 +192,7 @@ class CallForwarding {
     relay(up, client, () => {
       this.upstreamDone = true;
       client.end();
-    }, queueMicrotask);
+    }, queueMicrotask, this.bytesOut);
   }
 
   private sendTrailers(): void {
@@ -273,7 +278,10 @@ class CallForwarding {
       this.grpcStatus = GrpcStatus.CANCELLED;
     }
     if (up !== undefined && !up.closed) cancel(up);
-    this.call.done({ status: this.status, grpcStatus: this.grpcStatus, outcome: this.outcome, error: this.error });
+    this.call.done({
+      status: this.status, grpcStatus: this.grpcStatus, outcome: this.outcome, error: this.error,
+      bytesIn: this.bytesIn.bytes, bytesOut: this.bytesOut.bytes,
+    });
   }
 }
 
@@ -287,11 +295,14 @@ function cancel(stream: Http2Stream): void {
   addAbortSignal(ABORTED, stream);
 }
 
+/** Bytes relayed in one direction (for the token's usage). */
+interface Tally { bytes: number }
+
 /**
- * Copies one direction of a call with backpressure (see RELAY_BUFFER).
- * `onEnd` runs on a clean end only: Node also ends a stream that was reset.
+ * Copies one direction of a call with backpressure (see RELAY_BUFFER), adding
+ * what it writes to `tally`. `onEnd` runs on a clean end only: Node also ends a stream that was reset.
  */
-function relay(from: Http2Stream, to: Http2Stream, onEnd: () => void, flushLater: (flush: () => void) => void): void {
+function relay(from: Http2Stream, to: Http2Stream, onEnd: () => void, flushLater: (flush: () => void) => void, tally: Tally): void {
   const resume = (): void => { from.resume(); };
   let corked = false;
   const uncork = (): void => {
@@ -307,6 +318,7 @@ function relay(from: Http2Stream, to: Http2Stream, onEnd: () => void, flushLater
       flushLater(uncork);
     }
     to.write(chunk);
+    tally.bytes += chunk.length;
     if (to.writableLength > RELAY_BUFFER && !from.isPaused()) {
       from.pause();
       to.once('drain', resume);

@@ -30,8 +30,8 @@ export interface ForwardRequest {
   readonly body: Readable | null;
   readonly upstreams: UpstreamSet;
   readonly sink: ResponseSink;
-  /** Called once, when the exchange is over: the status the client got (0 if none) and an outcome id. */
-  readonly done: (status: number, outcome: ForwardOutcome) => void;
+  /** Called once, when the exchange is over: the status the client got (0 if none), an outcome id, and the response body bytes sent. */
+  readonly done: (status: number, outcome: ForwardOutcome, bytesOut: number) => void;
 }
 
 export type ForwardOutcome = 'ok' | 'upstream_unavailable' | 'upstream_timeout' | 'client_aborted' | 'upstream_aborted';
@@ -50,6 +50,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
   private status = 0;
   private finished = false;
   private clientGone = false;
+  private bytesOut = 0;
 
   constructor(private readonly req: ForwardRequest) {}
 
@@ -87,6 +88,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.clientGone) return;
+    this.bytesOut += chunk.length;
     if (!this.req.sink.write(chunk)) {
       controller.pause();
       this.req.sink.onceDrain(() => controller.resume());
@@ -123,6 +125,6 @@ class Forwarding implements Dispatcher.DispatchHandler {
   private finish(outcome: ForwardOutcome): void {
     if (this.finished) return;
     this.finished = true;
-    this.req.done(this.status, outcome);
+    this.req.done(this.status, outcome, this.bytesOut);
   }
 }

@@ -1,10 +1,10 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import { PassThrough, type Readable } from 'node:stream';
 import { Allowed, whenDecided, type Decision } from '../auth/decide';
 import { GatehouseError, REFUSALS } from '../errors';
 import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
 import { clientAddress } from './client-address';
+import { CountedBody } from './counted-body';
 import { forward, type ResponseSink } from './forward';
 import { downstreamHeaders, forwardContext, upstreamHeaders } from './forward-headers';
 import { refusalResponse } from './refusal';
@@ -76,15 +76,18 @@ function proceed(
     stream.additionalHeaders({ ':status': 100 });
   }
   runtime.inflight++;
+  const body = bodyOf(stream);
   forward({
     method: line.method,
     path: line.path,
     headers: forwardHeaders,
-    body: bodyOf(stream),
+    body,
     upstreams: route.upstreams,
     sink,
-    done: (status, outcome) => {
+    done: (status, outcome, bytesOut) => {
       runtime.inflight--;
+      line.bytes_in = body === null ? 0 : body.bytes;
+      line.bytes_out = bytesOut;
       done(runtime, line, status, outcome === 'ok' ? line.reason : outcome, startedAt);
     },
   });
@@ -100,9 +103,9 @@ function done(runtime: Runtime, line: RequestLogLine, status: number, reason: st
  * Never hand the Http2Stream itself to undici: it destroys its body when
  * done, which would kill the response on the same stream.
  */
-function bodyOf(stream: ServerHttp2Stream): Readable | null {
+function bodyOf(stream: ServerHttp2Stream): CountedBody | null {
   if (stream.endAfterHeaders) return null;
-  const body = new PassThrough({ highWaterMark: 64 * 1024 });
+  const body = new CountedBody({ highWaterMark: 64 * 1024 });
   stream.pipe(body);
   return body;
 }

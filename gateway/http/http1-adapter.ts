@@ -1,11 +1,11 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { PassThrough, type Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { Allowed, whenDecided, type Decision } from '../auth/decide';
 import { GatehouseError, REFUSALS } from '../errors';
 import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
 import { clientAddress } from './client-address';
+import { CountedBody } from './counted-body';
 import { forward, type ResponseSink } from './forward';
 import { downstreamHeaders, forwardContext, hasFields, upstreamHeaders } from './forward-headers';
 import { refusalResponse } from './refusal';
@@ -74,10 +74,12 @@ function proceed(runtime: Runtime, req: IncomingMessage, res: ServerResponse, si
       body,
       upstreams: route.upstreams,
       sink,
-      done: (status, outcome) => {
+      done: (status, outcome, bytesOut) => {
         runtime.inflight--;
         if (outcome !== 'ok') line.reason = outcome;
         line.status = status;
+        line.bytes_in = body === null ? 0 : body.bytes;
+        line.bytes_out = bytesOut;
         runtime.record(line, startedAt);
       },
     });
@@ -114,10 +116,10 @@ function originForm(target: string): string {
  * IncomingMessage would take the client's socket (and our reply) with it,
  * so the body goes through a PassThrough that undici may destroy freely.
  */
-function bodyOf(req: IncomingMessage): Readable | null {
+function bodyOf(req: IncomingMessage): CountedBody | null {
   const length = req.headers['content-length'];
   if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) return null;
-  const body = new PassThrough({ highWaterMark: 64 * 1024 });
+  const body = new CountedBody({ highWaterMark: 64 * 1024 });
   req.pipe(body);
   return body;
 }

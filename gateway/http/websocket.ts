@@ -84,12 +84,16 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
       handshakes.set(req, { ms: current.timeouts.connect + current.timeouts.response, line });
       // What the client was sent before the proxy began: more means the 101 went out.
       const sentBefore = (socket as Socket).bytesWritten ?? 0;
+      const readBefore = (socket as Socket).bytesRead ?? 0;
       // An open WebSocket is in flight: a drain waits for it (up to the grace period).
       runtime.inflight++;
       socket.once('close', () => {
         runtime.inflight--;
         // Still no status: the client left before the upstream answered its handshake.
         if (line.status === 0) line.reason = 'client_aborted';
+        // Frames both ways, with the upstream's handshake answer.
+        line.bytes_in = ((socket as Socket).bytesRead ?? 0) - readBefore;
+        line.bytes_out = ((socket as Socket).bytesWritten ?? 0) - sentBefore;
         runtime.record(line, startedAt);
       });
       proxy.ws(req, socket as Socket, head, { target: current.upstreams.origins[index] }, (err) => {

@@ -2,9 +2,11 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DeploymentSpec } from '../config/schema';
+import { EmbeddedAudit } from './embedded-audit';
+import { EmbeddedUsage } from './embedded-usage';
 import {
   applyTokenPatch, StoreUnavailableError,
-  type Store, type StoreEvent, type TokenPatch, type TokenRecord,
+  type AuditEvent, type Store, type StoreEvent, type TokenPatch, type TokenRecord, type UsageCount,
 } from './types';
 
 /** How long a writer waits for another process's write lock before giving up (the default). */
@@ -44,6 +46,7 @@ CREATE TABLE IF NOT EXISTS changes (
 );
 CREATE INDEX IF NOT EXISTS changes_at ON changes (at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS token_previous (id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, until TEXT NOT NULL);
 `;
 
 /** A row of `tokens`; `user_deployments` is a JSON array, NULL when not a user token. */
@@ -108,6 +111,8 @@ export class EmbeddedStore implements Store {
   private dataVersion = -1;
   private lastPrune = 0;
   private timer: NodeJS.Timeout | undefined;
+  private readonly usage: EmbeddedUsage;
+  private readonly audit: EmbeddedAudit;
 
   /** Opens (creating if needed, with its folder) the database file at `path`. */
   constructor(path: string, options: EmbeddedStoreOptions = {}) {
@@ -119,7 +124,12 @@ export class EmbeddedStore implements Store {
       // file is not WAL yet, so opening next to running processes never fails.
       if (this.db.pragma('journal_mode', { simple: true }) !== 'wal') this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
-      this.db.transaction(() => this.db.exec(SCHEMA)).immediate();
+      const tables = this.db.transaction(() => {
+        this.db.exec(SCHEMA);
+        return { usage: new EmbeddedUsage(this.db), audit: new EmbeddedAudit(this.db) };
+      }).immediate();
+      this.usage = tables.usage;
+      this.audit = tables.audit;
     } catch (err) {
       throw err instanceof Database.SqliteError ? wrap(err)
         : new StoreUnavailableError(`cannot open the embedded store at ${path}`, { cause: err });
@@ -128,6 +138,13 @@ export class EmbeddedStore implements Store {
     this.sql = {
       byHash: db.prepare<[string], TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE hash = ?`),
       byId: db.prepare<[string], TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE id = ?`),
+      // A previous secret's hash, during its overlap (ISO times in one format compare as strings).
+      byPrevious: db.prepare<[string, string], TokenRow & { until: string }>(`SELECT ${TOKEN_COLUMNS.replace(/(\w+)/g, 't.$1')}, p.until
+        FROM token_previous p JOIN tokens t ON t.id = p.id WHERE p.hash = ? AND p.until > ?`),
+      previousOf: db.prepare<[string], string>('SELECT hash FROM token_previous WHERE id = ?').pluck(),
+      dropPrevious: db.prepare<[string]>('DELETE FROM token_previous WHERE id = ?'),
+      keepPrevious: db.prepare<[string, string, string]>('INSERT INTO token_previous (id, hash, until) VALUES (?, ?, ?)'),
+      setHash: db.prepare<[string, string]>('UPDATE tokens SET hash = ? WHERE id = ?'),
       allTokens: db.prepare<[], TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id`),
       insertToken: db.prepare<[TokenRow]>(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES
         (@id, @hash, @name, @description, @owner, @created_at, @expires_at, @last_used_at, @disabled, @user_deployments, @developer)`),
@@ -156,7 +173,12 @@ export class EmbeddedStore implements Store {
 
   async findTokenByHash(hash: string): Promise<TokenRecord | null> {
     const row = this.guard(() => this.sql.byHash.get(hash));
-    return row ? fromRow(row) : null;
+    if (row) return fromRow(row);
+    const previous = this.guard(() => this.sql.byPrevious.get(hash, new Date().toISOString()));
+    if (!previous) return null;
+    const record = fromRow(previous);
+    const expiresAt = record.expiresAt !== null && record.expiresAt < previous.until ? record.expiresAt : previous.until;
+    return { ...record, expiresAt };
   }
 
   async getToken(id: string): Promise<TokenRecord | null> {
@@ -181,7 +203,7 @@ export class EmbeddedStore implements Store {
       if (!row) return [null, []];
       const next = applyTokenPatch(fromRow(row), patch);
       this.sql.updateToken.run(toRow(next));
-      return [next, [{ kind: 'token', key: id, hash: next.hash }]];
+      return [next, this.tokenChanges(id, [next.hash])];
     });
   }
 
@@ -189,8 +211,10 @@ export class EmbeddedStore implements Store {
     return this.write(() => {
       const row = this.sql.byId.get(id);
       if (!row) return [false, []];
+      const changes = this.tokenChanges(id, [row.hash]);
       this.sql.deleteToken.run(id);
-      return [true, [{ kind: 'token', key: id, hash: row.hash }]];
+      this.sql.dropPrevious.run(id);
+      return [true, changes];
     });
   }
 
@@ -200,6 +224,34 @@ export class EmbeddedStore implements Store {
     this.guard(() => this.db.transaction(() => {
       for (const [id, at] of lastUsed) this.sql.touch.run(at, id, at);
     }).immediate());
+  }
+
+  async rotateToken(id: string, hash: string, previousUntil: string | null): Promise<TokenRecord | null> {
+    return this.write(() => {
+      const row = this.sql.byId.get(id);
+      if (!row) return [null, []];
+      const changes = this.tokenChanges(id, [row.hash, hash]);
+      this.sql.dropPrevious.run(id);
+      if (previousUntil !== null) this.sql.keepPrevious.run(id, row.hash, previousUntil);
+      this.sql.setHash.run(hash, id);
+      return [{ ...fromRow(row), hash }, changes];
+    });
+  }
+
+  async addUsage(counts: readonly UsageCount[]): Promise<void> {
+    this.guard(() => this.usage.add(counts));
+  }
+
+  async readUsage(tokenId: string, sinceMinute: number): Promise<UsageCount[]> {
+    return this.guard(() => this.usage.read(tokenId, sinceMinute));
+  }
+
+  async appendAudit(event: AuditEvent, retentionMs: number): Promise<void> {
+    this.guard(() => this.audit.append(event, retentionMs));
+  }
+
+  async listAudit(limit: number, before: string | null): Promise<AuditEvent[]> {
+    return this.guard(() => this.audit.list(limit, before));
   }
 
   async listDeployments(): Promise<DeploymentSpec[]> {
@@ -283,6 +335,13 @@ export class EmbeddedStore implements Store {
     }).immediate());
     this.deliver(rows);
     return result;
+  }
+
+  /** A change to a token is announced for its previous secret's hash too: caches may hold either. */
+  private tokenChanges(id: string, hashes: string[]): Change[] {
+    const previous = this.sql.previousOf.get(id);
+    if (previous !== undefined) hashes.push(previous);
+    return hashes.map((hash) => ({ kind: 'token', key: id, hash }));
   }
 
   private poll(): void {

@@ -1,8 +1,10 @@
 import Redis, { type RedisOptions } from 'ioredis';
 import type { DeploymentSpec, StoreConfig } from '../config/schema';
+import { RedisAudit } from './redis-audit';
+import { RedisUsage } from './redis-usage';
 import {
   applyTokenPatch, StoreUnavailableError,
-  type Store, type StoreEvent, type TokenPatch, type TokenRecord,
+  type AuditEvent, type Store, type StoreEvent, type TokenPatch, type TokenRecord, type UsageCount,
 } from './types';
 
 export type RedisStoreConfig = Extract<StoreConfig, { driver: 'redis' }>;
@@ -38,18 +40,35 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1`;
-/** Compare-and-set on the record JSON: -1 gone, 0 changed meanwhile (retry), 1 written. An empty event publishes nothing. */
+/** Compare-and-set on the record JSON: -1 gone, 0 changed meanwhile (retry), 1 written. Publishes ARGV[6..] (none: no event). */
 const REPLACE_TOKEN = `
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return -1 end
 if redis.call('GET', KEYS[2]) ~= ARGV[3] then return 0 end
 redis.call('SET', KEYS[2], ARGV[4])
-if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
+for i = 6, #ARGV do redis.call('PUBLISH', ARGV[5], ARGV[i]) end
 return 1`;
+/** KEYS[3], when given, is the previous secret's alias key: deleted if it still points at this token. */
 const DELETE_TOKEN = `
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+if #KEYS > 2 and redis.call('GET', KEYS[3]) == '@' .. ARGV[2] then redis.call('DEL', KEYS[3]) end
+for i = 4, #ARGV do redis.call('PUBLISH', ARGV[3], ARGV[i]) end
+return 1`;
+/**
+ * Moves the record from the current hash's key (KEYS[2]) to the new one's
+ * (KEYS[3]), with the same compare-and-set as REPLACE_TOKEN. The current key
+ * becomes an alias (`@<new hash>`) that Redis expires when the overlap ends;
+ * an older alias (KEYS[4]) is dropped.
+ */
+const ROTATE_TOKEN = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return -1 end
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then return 0 end
+if #KEYS > 3 and redis.call('GET', KEYS[4]) == '@' .. ARGV[2] then redis.call('DEL', KEYS[4]) end
+redis.call('SET', KEYS[3], ARGV[5])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+if tonumber(ARGV[6]) > 0 then redis.call('SET', KEYS[2], '@' .. ARGV[4], 'PX', ARGV[6]) else redis.call('DEL', KEYS[2]) end
+for i = 8, #ARGV do redis.call('PUBLISH', ARGV[7], ARGV[i]) end
 return 1`;
 const PUT_DEPLOYMENT = `
 local created = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -92,6 +111,18 @@ function parseEvent(message: string): StoreEvent | null {
   return null; // from a newer version, or not ours: nothing to invalidate
 }
 
+/** A record as kept in Redis: with its previous secret's hash while one may still be in use. */
+type StoredRecord = TokenRecord & { readonly previous?: { readonly hash: string; readonly until: string } };
+
+/** The record without the store's own bookkeeping. */
+function fromJson(json: string): TokenRecord {
+  const { previous: _previous, ...record } = JSON.parse(json) as StoredRecord;
+  return record;
+}
+
+/** The key value a previous secret's hash holds during its overlap: `@` and the current hash. */
+const ALIAS = 0x40; /* @ */
+
 const byCreation = (a: TokenRecord, b: TokenRecord): number =>
   a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 
@@ -112,7 +143,10 @@ export class RedisStore implements Store {
   private readonly listeners: Array<(event: StoreEvent) => void> = [];
   private readonly key: {
     readonly ids: string; readonly tokenByHash: string; readonly pepperFingerprint: string; readonly deployments: string; readonly channel: string;
+    readonly usage: string; readonly audit: string;
   };
+  private readonly usage: RedisUsage;
+  private readonly audit: RedisAudit;
   private subscribedOnce = false;
   /** Set when `connect` has returned: a subscription made after that may have missed changes. */
   private handedOut = false;
@@ -140,7 +174,7 @@ export class RedisStore implements Store {
     const p = config.prefix;
     this.key = {
       ids: `${p}token:ids`, tokenByHash: `${p}token:hash:`, pepperFingerprint: `${p}token:pepper-fingerprint`,
-      deployments: `${p}deployments`, channel: `${p}events`,
+      deployments: `${p}deployments`, channel: `${p}events`, usage: `${p}usage:`, audit: `${p}audit`,
     };
     const onError = options.onError ?? (() => {});
     const common: RedisOptions = {
@@ -169,11 +203,24 @@ export class RedisStore implements Store {
     });
     this.heartbeat = setInterval(() => void this.checkSubscriber(), SUBSCRIBER_PING_MS);
     this.heartbeat.unref();
+    const call = <T>(command: Promise<T>): Promise<T> => this.call(command);
+    this.usage = new RedisUsage(this.redis, this.key.usage, call);
+    this.audit = new RedisAudit(this.redis, this.key.audit, call);
   }
 
   async findTokenByHash(hash: string): Promise<TokenRecord | null> {
     const json = await this.call(this.redis.get(this.tokenKey(hash)));
-    return json === null ? null : (JSON.parse(json) as TokenRecord);
+    if (json === null) return null;
+    return json.charCodeAt(0) === ALIAS ? this.findByPrevious(hash, json.slice(1)) : fromJson(json);
+  }
+
+  /** A previous secret during its overlap: the token, expiring no later than the overlap. */
+  private async findByPrevious(hash: string, current: string): Promise<TokenRecord | null> {
+    const json = await this.call(this.redis.get(this.tokenKey(current)));
+    if (json === null || json.charCodeAt(0) === ALIAS) return null;
+    const { previous, ...record } = JSON.parse(json) as StoredRecord;
+    if (previous?.hash !== hash || previous.until <= new Date().toISOString()) return null;
+    return { ...record, expiresAt: record.expiresAt !== null && record.expiresAt < previous.until ? record.expiresAt : previous.until };
   }
 
   async getToken(id: string): Promise<TokenRecord | null> {
@@ -186,7 +233,7 @@ export class RedisStore implements Store {
     const records: TokenRecord[] = [];
     for (let i = 0; i < hashes.length; i += MGET_CHUNK) {
       const keys = hashes.slice(i, i + MGET_CHUNK).map((h) => this.tokenKey(h));
-      for (const json of await this.call(this.redis.mget(keys))) if (json !== null) records.push(JSON.parse(json) as TokenRecord);
+      for (const json of await this.call(this.redis.mget(keys))) if (json !== null) records.push(fromJson(json));
     }
     return records.sort(byCreation);
   }
@@ -201,20 +248,57 @@ export class RedisStore implements Store {
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const current = await this.readRaw(id);
       if (current === null) return null;
-      const next = applyTokenPatch(JSON.parse(current.json) as TokenRecord, patch);
+      const next = applyTokenPatch(JSON.parse(current.json) as StoredRecord, patch);
       const outcome = await this.replace(current, next, true);
       if (outcome === 'gone') return null;
-      if (outcome === 'written') return next;
+      if (outcome === 'written') return fromJson(JSON.stringify(next));
     }
     throw new Error(`token ${id} kept changing; update not applied`);
   }
 
   async deleteToken(id: string): Promise<boolean> {
-    const hash = await this.call(this.redis.hget(this.key.ids, id));
-    if (hash === null) return false;
-    const deleted = await this.eval(DELETE_TOKEN, [this.key.ids, this.tokenKey(hash)],
-      [id, hash, this.key.channel, tokenEvent({ id, hash })]);
+    const current = await this.readRaw(id);
+    if (current === null) return false;
+    const previous = (JSON.parse(current.json) as StoredRecord).previous?.hash;
+    const keys = [this.key.ids, this.tokenKey(current.hash)];
+    if (previous !== undefined) keys.push(this.tokenKey(previous));
+    const deleted = await this.eval(DELETE_TOKEN, keys, [id, current.hash, this.key.channel, ...tokenEvents(id, current.hash, previous)]);
     return deleted === 1;
+  }
+
+  async rotateToken(id: string, hash: string, previousUntil: string | null): Promise<TokenRecord | null> {
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const current = await this.readRaw(id);
+      if (current === null) return null;
+      const { previous, ...record } = JSON.parse(current.json) as StoredRecord;
+      const next: StoredRecord = previousUntil === null ? { ...record, hash } : { ...record, hash, previous: { hash: current.hash, until: previousUntil } };
+      const keys = [this.key.ids, this.tokenKey(current.hash), this.tokenKey(hash)];
+      if (previous !== undefined) keys.push(this.tokenKey(previous.hash));
+      const overlapMs = previousUntil === null ? 0 : Math.max(1, Date.parse(previousUntil) - Date.now());
+      const outcome = await this.eval(ROTATE_TOKEN, keys, [
+        id, current.hash, current.json, hash, JSON.stringify(next), String(overlapMs), this.key.channel,
+        ...tokenEvents(id, current.hash, previous?.hash), tokenEvent({ id, hash }),
+      ]);
+      if (outcome === -1) return null;
+      if (outcome === 1) return { ...record, hash };
+    }
+    throw new Error(`token ${id} kept changing; rotation not applied`);
+  }
+
+  async addUsage(counts: readonly UsageCount[]): Promise<void> {
+    await this.usage.add(counts);
+  }
+
+  async readUsage(tokenId: string, sinceMinute: number): Promise<UsageCount[]> {
+    return this.usage.read(tokenId, sinceMinute);
+  }
+
+  async appendAudit(event: AuditEvent, retentionMs: number): Promise<void> {
+    await this.audit.append(event, retentionMs);
+  }
+
+  async listAudit(limit: number, before: string | null): Promise<AuditEvent[]> {
+    return this.audit.list(limit, before);
   }
 
   /** Not announced to watchers: last use decides nothing, and announcing it would empty every cache each flush. */
@@ -224,7 +308,7 @@ export class RedisStore implements Store {
       const conflicts = await Promise.all(pending.map(async ([id, at]) => {
         const current = await this.readRaw(id);
         if (current === null) return false;
-        const record = JSON.parse(current.json) as TokenRecord;
+        const record = JSON.parse(current.json) as StoredRecord;
         // Several processes flush last use; keeping the latest makes their order irrelevant.
         if (record.lastUsedAt !== null && record.lastUsedAt >= at) return false;
         return (await this.replace(current, { ...record, lastUsedAt: at }, false)) === 'changed';
@@ -298,10 +382,11 @@ export class RedisStore implements Store {
     return json === null ? null : { id, hash, json };
   }
 
-  private async replace(current: { id: string; hash: string; json: string }, next: TokenRecord, announce: boolean):
+  private async replace(current: { id: string; hash: string; json: string }, next: StoredRecord, announce: boolean):
   Promise<'gone' | 'changed' | 'written'> {
+    const events = announce ? tokenEvents(current.id, current.hash, next.previous?.hash) : [];
     const outcome = await this.eval(REPLACE_TOKEN, [this.key.ids, this.tokenKey(current.hash)],
-      [current.id, current.hash, current.json, JSON.stringify(next), this.key.channel, announce ? tokenEvent(current) : '']);
+      [current.id, current.hash, current.json, JSON.stringify(next), this.key.channel, ...events]);
     return outcome === 1 ? 'written' : outcome === 0 ? 'changed' : 'gone';
   }
 
@@ -360,6 +445,11 @@ export class RedisStore implements Store {
 
 function tokenEvent(t: { id: string; hash: string }): string {
   return JSON.stringify({ kind: 'token', id: t.id, hash: t.hash });
+}
+
+/** A token change, announced for its previous secret's hash too: caches may hold either. */
+function tokenEvents(id: string, hash: string, previous: string | undefined): string[] {
+  return previous === undefined ? [tokenEvent({ id, hash })] : [tokenEvent({ id, hash }), tokenEvent({ id, hash: previous })];
 }
 
 function deploymentEvent(name: string): string {

@@ -17,6 +17,36 @@ export interface TokenRecord {
   readonly developer: boolean;
 }
 
+/** A token's requests in one minute on one listener with one status class, as counted and stored. */
+export interface UsageCount {
+  readonly tokenId: string;
+  /** Minutes since the Unix epoch. */
+  readonly minute: number;
+  readonly listener: string;
+  /** `2xx`, `4xx`, … */
+  readonly statusClass: string;
+  readonly requests: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+}
+
+export type AuditAction =
+  | 'token.create' | 'token.update' | 'token.delete' | 'token.rotate'
+  | 'deployment.put' | 'deployment.patch' | 'deployment.delete';
+
+/** One change made through the API or the CLI, as stored and answered (snake_case); never a secret. */
+export interface AuditEvent {
+  /** Sorts by time: see `auditId`. */
+  readonly id: string;
+  readonly time: string;
+  readonly action: AuditAction;
+  /** The token id or the Deployment name. */
+  readonly target: string;
+  readonly actor: { readonly token_id: string | null; readonly user: string };
+  readonly request_id: string | null;
+  readonly client_address: string | null;
+}
+
 export type TokenPatch = Partial<Pick<TokenRecord, 'name' | 'description' | 'disabled' | 'expiresAt' | 'user' | 'developer'>>;
 
 /**
@@ -46,6 +76,24 @@ export interface Store {
   deleteToken(id: string): Promise<boolean>;
   /** Records approximate last use for many tokens at once (id -> RFC 3339 time). */
   touchTokens(lastUsed: ReadonlyMap<string, string>): Promise<void>;
+  /**
+   * Gives the token the secret hashed as `hash`. With `previousUntil`, the
+   * current hash still finds the token until then (`findTokenByHash` answers
+   * it with `expiresAt` no later than that time); a secret replaced earlier
+   * stops working at once: one previous secret at most. Announces the old,
+   * new and earlier hashes. Null when there is no such token.
+   */
+  rotateToken(id: string, hash: string, previousUntil: string | null): Promise<TokenRecord | null>;
+
+  /** Adds counted usage (summed into what is stored); kept {@link USAGE_RETENTION_MS}. */
+  addUsage(counts: readonly UsageCount[]): Promise<void>;
+  /** A token's usage from `sinceMinute` on, summed per listener and status class (`minute` is `sinceMinute`). */
+  readUsage(tokenId: string, sinceMinute: number): Promise<UsageCount[]>;
+
+  /** Stores an audit event and drops the ones older than `retentionMs`. */
+  appendAudit(event: AuditEvent, retentionMs: number): Promise<void>;
+  /** Newest first: at most `limit` events with ids below `before` (all when null). */
+  listAudit(limit: number, before: string | null): Promise<AuditEvent[]>;
 
   /** Deployments created through the API (config-managed ones are not stored). */
   listDeployments(): Promise<DeploymentSpec[]>;
@@ -65,6 +113,9 @@ export interface Store {
   watch(listener: (event: StoreEvent) => void): void;
   close(): Promise<void>;
 }
+
+/** How long usage counts are kept. */
+export const USAGE_RETENTION_MS = 31 * 86_400_000;
 
 /** Thrown (as `cause` of a store_unavailable GatehouseError) when the store cannot be reached. */
 export class StoreUnavailableError extends Error {

@@ -107,7 +107,7 @@ t.test('the web console, end to end in Chromium', async (t) => {
 
   await t.test('the API Tokens table', async (t) => {
     const headers = await page.locator('#tokens-table thead th').allTextContents();
-    t.same(headers.map((h) => h.trim()), ['Name', 'Description', 'Types', 'Deployments', 'Created', 'Last used', 'Expires', 'Status', 'Actions']);
+    t.same(headers.map((h) => h.trim()), ['Name', 'Description', 'Types', 'Deployments', 'Created', 'Last used', 'Requests (24 h)', 'Expires', 'Status', 'Actions']);
     const row = tokenRow(page, 'ops-oncall');
     t.match(await row.textContent(), /On-call engineers/);
     t.match(await row.textContent(), /User.*Developer/);

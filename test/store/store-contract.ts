@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Test } from 'tap';
 import type { DeploymentSpec } from '../../gateway/config/schema';
-import type { Store, StoreEvent, TokenRecord } from '../../gateway/store/types';
+import { auditId } from '../../gateway/store/audit-id';
+import type { AuditEvent, Store, StoreEvent, TokenRecord } from '../../gateway/store/types';
 
 /**
  * Makes a fresh, empty backing store (a new SQLite file, a new key prefix)
@@ -221,6 +222,114 @@ export function storeContract(t: Test, newBacking: NewBacking): void {
     t.equal(claims[0], claims[1], 'two processes claiming at once agree on one');
     t.equal(await one.claimPepperFingerprint('third'), claims[0], 'a later claim answers the kept one');
     t.equal(await two.claimPepperFingerprint(claims[0]!), claims[0]);
+  });
+
+  t.test('rotation: the new hash finds the token; the old one only until the overlap ends', async (t) => {
+    const open = await newBacking();
+    const store = await open();
+    const other = await open();
+    t.teardown(() => Promise.all([store.close(), other.close()]));
+    const record = tokenRecord({ expiresAt: '2099-01-01T00:00:00.000Z' });
+    await store.createToken(record);
+    const log = new EventLog();
+    other.watch(log.listener);
+    const second = randomBytes(32).toString('base64url');
+    const until = new Date(Date.now() + 60_000).toISOString();
+    const announced = Promise.all([log.waitFor(isToken(record.id, record.hash)), log.waitFor(isToken(record.id, second))]);
+    const rotated = await store.rotateToken(record.id, second, until);
+    t.same(rotated, { ...record, hash: second }, 'same id and everything else');
+    await announced;
+    t.same(await other.findTokenByHash(second), { ...record, hash: second });
+    t.same(await other.findTokenByHash(record.hash), { ...record, hash: second, expiresAt: until }, 'the old secret, expiring with the overlap');
+    t.same(await other.getToken(record.id), { ...record, hash: second });
+    t.same(await other.listTokens(), [{ ...record, hash: second }]);
+
+    const disabled = log.waitFor(isToken(record.id, record.hash));
+    await store.updateToken(record.id, { disabled: true });
+    await disabled;
+    t.equal((await other.findTokenByHash(record.hash))?.disabled, true, 'a change during the overlap is announced for the old hash too');
+    await store.updateToken(record.id, { disabled: false });
+
+    // Twice within an overlap: only the secret just replaced keeps working.
+    const third = randomBytes(32).toString('base64url');
+    const firstDropped = log.waitFor(isToken(record.id, record.hash));
+    await store.rotateToken(record.id, third, until);
+    await firstDropped;
+    t.equal(await other.findTokenByHash(record.hash), null, 'the first secret stops at the second rotation');
+    t.equal((await other.findTokenByHash(second))?.expiresAt, until, 'the second one has the overlap');
+    t.equal((await other.findTokenByHash(third))?.hash, third);
+
+    const fourth = randomBytes(32).toString('base64url');
+    await store.rotateToken(record.id, fourth, null);
+    t.equal(await other.findTokenByHash(third), null, 'no overlap: the replaced secret stops at once');
+    t.equal(await other.findTokenByHash(second), null);
+    t.equal(await store.rotateToken('no-such-id', randomBytes(32).toString('base64url'), null), null);
+
+    const fifth = randomBytes(32).toString('base64url');
+    await store.rotateToken(record.id, fifth, new Date(Date.now() + 300).toISOString());
+    t.equal((await other.findTokenByHash(fourth))?.id, record.id);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    t.equal(await other.findTokenByHash(fourth), null, 'refused once the overlap is over');
+    const deleted = log.waitFor(isToken(record.id, fourth));
+    await store.rotateToken(record.id, randomBytes(32).toString('base64url'), until);
+    await store.deleteToken(record.id);
+    await deleted;
+    t.equal(await other.findTokenByHash(fifth), null, 'deleting a token ends its overlap');
+  });
+
+  t.test('rotation keeps an expiry earlier than the overlap', async (t) => {
+    const store = await openOne(t);
+    const expiresAt = new Date(Date.now() + 30_000).toISOString();
+    const record = tokenRecord({ expiresAt });
+    await store.createToken(record);
+    await store.rotateToken(record.id, randomBytes(32).toString('base64url'), new Date(Date.now() + 3_600_000).toISOString());
+    t.equal((await store.findTokenByHash(record.hash))?.expiresAt, expiresAt);
+  });
+
+  t.test('usage: batches add up per listener and status class, from a minute on', async (t) => {
+    const open = await newBacking();
+    const store = await open();
+    const other = await open();
+    t.teardown(() => Promise.all([store.close(), other.close()]));
+    const now = Math.floor(Date.now() / 60_000);
+    const count = (minute: number, listener: string, statusClass: string, requests: number, bytesIn = 0, bytesOut = 0) =>
+      ({ tokenId: 'tok_a', minute, listener, statusClass, requests, bytesIn, bytesOut });
+    await store.addUsage([count(now - 2_000, 'external', '2xx', 7, 1, 1), count(now - 5, 'external', '2xx', 2, 10, 100)]);
+    await other.addUsage([count(now, 'external', '2xx', 3, 5, 50), count(now, 'admin', '4xx', 1), { ...count(now, 'external', '2xx', 9), tokenId: 'tok_b' }]);
+    await store.addUsage([]);
+    t.same(await store.readUsage('tok_a', now - 10), [
+      count(now - 10, 'admin', '4xx', 1),
+      count(now - 10, 'external', '2xx', 5, 15, 150),
+    ]);
+    t.same(await other.readUsage('tok_a', now - 3_000), [
+      count(now - 3_000, 'admin', '4xx', 1),
+      count(now - 3_000, 'external', '2xx', 12, 16, 151),
+    ], 'across days');
+    t.same(await store.readUsage('tok_none', now - 10), []);
+  });
+
+  t.test('audit: newest first, a cursor pages, retention drops old events', async (t) => {
+    const open = await newBacking();
+    const store = await open();
+    const other = await open();
+    t.teardown(() => Promise.all([store.close(), other.close()]));
+    const event = (at: number, target: string): AuditEvent => ({
+      id: auditId(at), time: new Date(at).toISOString(), action: 'token.update', target,
+      actor: { token_id: 'tok_dev', user: 'alice' }, request_id: 'req-1', client_address: '127.0.0.1',
+    });
+    const now = Date.now();
+    const old = event(now - 10 * 86_400_000, 'old');
+    await store.appendAudit(old, 30 * 86_400_000);
+    const recent = [1, 2, 3, 4, 5].map((i) => event(now - 5_000 + i, `t${i}`));
+    for (const [i, e] of recent.entries()) await (i % 2 ? store : other).appendAudit(e, 30 * 86_400_000);
+    const page1 = await other.listAudit(2, null);
+    t.same(page1.map((e) => e.target), ['t5', 't4']);
+    t.same(page1[0], recent[4], 'the event as appended');
+    const page2 = await store.listAudit(10, page1[1].id);
+    t.same(page2.map((e) => e.target), ['t3', 't2', 't1', 'old']);
+    t.same(await store.listAudit(10, old.id), []);
+    await store.appendAudit(event(now, 'latest'), 86_400_000);
+    t.same((await other.listAudit(100, null)).map((e) => e.target), ['latest', 't5', 't4', 't3', 't2', 't1'], 'past retention: gone');
   });
 
   t.test('ping answers', async (t) => {
