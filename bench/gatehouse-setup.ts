@@ -47,10 +47,12 @@ export class GatehouseBench {
     return (JSON.parse(out) as { secret: string }).secret;
   }
 
-  /** Runs `gatehouse serve` pinned to a CPU; its stdout (the request log) goes to /dev/null. */
-  async start(configFile: string, port: number, logLevel: string, cpu: string, extraNodeArgs: readonly string[] = []): Promise<GatehouseProcess> {
+  /** Runs `gatehouse serve [SERVE_ARGS]` pinned to a CPU; its stdout (the request log) goes to /dev/null. */
+  async start(
+    configFile: string, port: number, logLevel: string, cpu: string, extraNodeArgs: readonly string[] = [], serveArgs: readonly string[] = [],
+  ): Promise<GatehouseProcess> {
     const devNull = openSync('/dev/null', 'w');
-    const child = startNode({ cpu, args: [...extraNodeArgs, CLI, 'serve', '--config', configFile], stdout: devNull });
+    const child = startNode({ cpu, args: [...extraNodeArgs, CLI, 'serve', '--config', configFile, ...serveArgs], stdout: devNull });
     closeSync(devNull);
     this.children.push(child);
     await waitForPort(port);

@@ -134,6 +134,8 @@ export async function writeBenchConfig(file: string, rest: Record<string, unknow
       internal: [{ address: `127.0.0.1:${ports.internal}` }],
       admin: [{ address: `127.0.0.1:${ports.admin}` }],
     },
+    // One process, whose pid is the one measured; the workers rows ask for more with --workers.
+    workers: 1,
     ...rest,
   }));
   return { file, ports };

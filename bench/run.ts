@@ -1,7 +1,7 @@
 /**
- * `npm run bench [-- --only http|grpc|propagation]`: the HTTP table (wrk
- * against upstream, naive proxy, the platform floors and Gatehouse), then the gRPC rows and the
- * propagation figures.
+ * `npm run bench [-- --only http|grpc|propagation|workers]`: the HTTP table (wrk
+ * against upstream, naive proxy, the platform floors and Gatehouse), then the gRPC rows, the
+ * propagation figures, and Gatehouse with 1 and 2 workers against nginx with as many.
  *
  * Environment: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_WARMUP (3 s per row),
  * BENCH_CONNECTIONS (50), BENCH_ROWS (comma-separated row ids, default all),
@@ -12,8 +12,9 @@ import { runGrpcBench } from './grpc-bench';
 import { formatHttpReport, ROW_IDS, runHttpBench, type RowId } from './http-bench';
 import { runPropagationBench } from './propagation-bench';
 import { printLatency, printRows } from './table';
+import { formatWorkersReport, runWorkersBench } from './workers-bench';
 
-const SECTIONS = ['http', 'grpc', 'propagation'] as const;
+const SECTIONS = ['http', 'grpc', 'propagation', 'workers'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -30,7 +31,7 @@ function sectionsFromArgs(argv: readonly string[]): Section[] {
     const arg = argv[i];
     if (arg === '--only') only.push(argv[++i] ?? '');
     else if (arg.startsWith('--only=')) only.push(arg.slice('--only='.length));
-    else throw new Error(`unknown argument "${arg}" (usage: npm run bench -- [--only http|grpc|propagation])`);
+    else throw new Error(`unknown argument "${arg}" (usage: npm run bench -- [--only http|grpc|propagation|workers])`);
   }
   const names = only.flatMap((o) => o.split(','));
   for (const name of names) {
@@ -73,6 +74,16 @@ async function main(): Promise<number> {
 
   if (sections.includes('grpc')) printRows('gRPC', await runGrpcBench({ seconds }));
   if (sections.includes('propagation')) printLatency('Propagation of a change to every process (ms)', await runPropagationBench());
+  if (sections.includes('workers')) {
+    const result = await runWorkersBench({
+      rounds: numberFromEnv('BENCH_ROUNDS', 5),
+      seconds,
+      warmupSeconds: numberFromEnv('BENCH_WARMUP', 3),
+      connections: numberFromEnv('BENCH_CONNECTIONS', 50),
+      log,
+    });
+    process.stdout.write(`\n${formatWorkersReport(result)}\n`);
+  }
   return 0;
 }
 

@@ -21,16 +21,13 @@ import { RouteTable } from './routing/route-table';
 import { Runtime } from './runtime';
 import { openStore } from './store/open-store';
 import { StoreUnavailableError, type Store, type StoreEvent } from './store/types';
+import type { WorkerLink } from './workers/worker-link';
 
 export interface GatewayOptions {
   /** Overrides the logger (tests read log lines through it). */
   readonly logger?: Logger;
-  /**
-   * Called when the gateway must not go on serving: a pepper that does not
-   * match the store's, found once a store that was down at start answers.
-   * `serve` drains and exits 1; by default it is only logged.
-   */
-  readonly onFatal?: (err: Error) => void;
+  /** Set in a worker: failed-auth counts and metrics are shared with the host's other workers through it. */
+  readonly workers?: WorkerLink;
 }
 
 /** While the store is down at start, how often the pepper check is tried again. */
@@ -47,6 +44,7 @@ export class Gateway {
   private certificates: CertificateReloader | undefined;
 
   private constructor(readonly runtime: Runtime, lastUsed: LastUsedRecorder, limiter: FailedAuthLimiter) {
+    this.failed = new Promise((resolve) => { this.fail = resolve; });
     this.lastUsed = lastUsed;
     this.limiter = limiter;
   }
@@ -65,9 +63,11 @@ export class Gateway {
       },
     });
     const pepperChecked = await pepperCheckedNow(store, config);
-    const metrics = new Metrics();
+    const link = options.workers;
+    const metrics = new Metrics(link && (() => link.hostMetrics()));
+    link?.exposeMetrics(metrics.registry);
     const cache = new TokenCache(store, config.cache, metrics.cacheObserver());
-    const limiter = new FailedAuthLimiter(config.failedAuth.perMinute);
+    const limiter = link ? link.failedAuthLimiter(config.failedAuth.perMinute) : new FailedAuthLimiter(config.failedAuth.perMinute);
     const lastUsed = new LastUsedRecorder(store, (err) => log.warn({ err }, 'could not record token last use'));
     let lastUsageError = 0;
     const usage = new UsageRecorder(store, (err) => {
@@ -101,16 +101,22 @@ export class Gateway {
     }
     gateway.certificates = new CertificateReloader(gateway.listeners, log);
     gateway.certificates.watch();
-    log.info({ listeners: gateway.listeners.map((l) => ({ kind: l.kind, address: `${l.listener.config.host}:${l.listener.port}` })) }, 'gatehouse started');
-    if (!pepperChecked) gateway.checkPepperLater(options.onFatal ?? (() => {}));
+    // A worker's start is one of several: its supervisor says when the host has started.
+    log.info({ listeners: gateway.boundListeners() }, link ? 'worker started' : 'gatehouse started');
+    if (!pepperChecked) gateway.checkPepperLater();
     return gateway;
+  }
+
+  /** Each listener's kind and bound address (`host:port`). */
+  boundListeners(): { kind: ListenerKind; address: string }[] {
+    return this.listeners.map((l) => ({ kind: l.kind, address: `${l.listener.config.host}:${l.listener.port}` }));
   }
 
   private async listen(): Promise<void> {
     const { runtime } = this;
     const config = runtime.config;
     for (const kind of ['external', 'internal'] as const) {
-      for (const lc of config.listeners[kind]) {
+      for (const [i, lc] of config.listeners[kind].entries()) {
         const secure = lc.tls !== undefined;
         const http2Stream = h2HttpHandler(runtime, kind, secure);
         const grpcStream = grpcHandler(runtime, kind, secure);
@@ -121,22 +127,29 @@ export class Gateway {
           stream: pacer.onStream,
         }, { http2: true });
         this.listeners.push({ kind, listener });
-        await listener.listen();
+        await listenNamed(listener, `listeners.${kind}[${i}]`);
       }
     }
     const admin = adminHandler(runtime, {
       refreshDeployments: () => this.refreshDeployments(),
       markUsed: (tokenId, now) => this.lastUsed.mark(tokenId, now),
     });
-    for (const lc of config.listeners.admin) {
+    for (const [i, lc] of config.listeners.admin.entries()) {
       const listener = new Listener(lc, { request: admin }, { http2: false });
       this.listeners.push({ kind: 'admin', listener });
-      await listener.listen();
+      await listenNamed(listener, `listeners.admin[${i}]`);
     }
   }
 
+  /**
+   * Settles (never rejects) when the gateway must not go on serving: a pepper that does not
+   * match the store's, found once a store that was down at start answers. `serve` then drains and exits 1.
+   */
+  readonly failed: Promise<Error>;
+  private fail: (err: Error) => void = () => {};
+
   /** Tries the pepper check until the store answers; a mismatch then is fatal. */
-  private checkPepperLater(onFatal: (err: Error) => void): void {
+  private checkPepperLater(): void {
     const { runtime } = this;
     runtime.log.warn('token store unreachable at start: tokens.pepper is checked against it once it answers');
     const timer = setInterval(() => {
@@ -148,7 +161,7 @@ export class Gateway {
         if (err instanceof StoreUnavailableError) return;
         clearInterval(timer);
         runtime.log.error({ err: (err as Error).message }, 'refusing to serve');
-        onFatal(err as Error);
+        this.fail(err as Error);
       });
     }, PEPPER_RETRY_MS);
     timer.unref();
@@ -162,15 +175,16 @@ export class Gateway {
   }
 
   /**
-   * Re-reads the config file and the listeners' certificates (SIGHUP). An invalid
-   * config throws and leaves the running one in place; certificates reload either way.
+   * Re-reads the config file (or applies `given`: a worker gets the config its supervisor
+   * accepted) and the listeners' certificates (SIGHUP). An invalid config throws and leaves
+   * the running one in place; certificates reload either way.
    */
-  async reload(): Promise<GatehouseConfig> {
+  async reload(given?: GatehouseConfig): Promise<GatehouseConfig> {
     const { runtime } = this;
-    this.certificates?.reload();
-    const next = loadConfig(runtime.config.source);
-    // Sockets, the store connection and the token hash (pepper) are set up once at start: say so rather than ignore a change.
-    for (const key of ['listeners', 'store', 'tokens'] as const) {
+    this.reloadCertificates();
+    const next = given ?? loadConfig(runtime.config.source);
+    // Sockets, processes, the store connection and the token hash (pepper) are set up once at start: say so rather than ignore a change.
+    for (const key of ['listeners', 'workers', 'store', 'tokens'] as const) {
       if (JSON.stringify(next[key]) !== JSON.stringify(runtime.config[key])) runtime.log.warn({ key }, `${key} changed in the config: restart the process to apply`);
     }
     const stored = await runtime.store.listDeployments().catch(() => [...this.storedDeployments()]);
@@ -178,6 +192,11 @@ export class Gateway {
     this.limiter.setLimit(next.failedAuth.perMinute);
     runtime.log.level = next.log.level;
     return next;
+  }
+
+  /** Re-reads the listeners' certificates; a bad pair is refused and the old one kept. */
+  reloadCertificates(): void {
+    this.certificates?.reload();
   }
 
   private *storedDeployments() {
@@ -207,14 +226,15 @@ export class Gateway {
   }
 
   /**
-   * Stops accepting, waits for in-flight requests up to `grace` ms, then
+   * Stops accepting traffic, waits for in-flight requests up to `grace` ms, then
    * closes everything. Resolves true when everything finished in time.
    */
   async stop(grace = this.runtime.config.shutdown.grace): Promise<boolean> {
     const { runtime } = this;
     runtime.draining = true;
     const deadline = Date.now() + grace;
-    for (const { listener } of this.listeners) void listener.stopAccepting();
+    // The admin listener stays open until the end, so probes see what is going on: /healthz 200, /readyz 503.
+    for (const { kind, listener } of this.listeners) if (kind !== 'admin') void listener.stopAccepting();
     while (runtime.inflight > 0 && Date.now() < deadline) await delay(25);
     const clean = runtime.inflight === 0;
     await this.close();
@@ -223,7 +243,10 @@ export class Gateway {
 
   private async close(): Promise<void> {
     this.certificates?.close();
-    for (const { listener } of this.listeners) listener.destroyAll();
+    for (const { kind, listener } of this.listeners) {
+      if (kind === 'admin') void listener.stopAccepting();
+      listener.destroyAll();
+    }
     await this.lastUsed.close();
     await this.runtime.usage.close();
     for (const route of this.runtime.routes.routes()) {
@@ -232,6 +255,15 @@ export class Gateway {
     }
     await this.runtime.store.close();
     this.runtime.log.flush?.();
+  }
+}
+
+/** Binds a listener; a failure names it by its key path, as config errors do. */
+async function listenNamed(listener: Listener, path: string): Promise<void> {
+  try {
+    await listener.listen();
+  } catch (err) {
+    throw new Error(`${path}: cannot listen on ${listener.config.address}: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -24,8 +24,17 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  /**
+   * `hostMetrics`: in a worker, the sum over the host's workers (each answers
+   * for its own requests); otherwise this registry is the whole answer.
+   */
+  constructor(private readonly hostMetrics?: () => Promise<string>) {
     collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
+  }
+
+  /** The /metrics text. */
+  scrape(): Promise<string> {
+    return this.hostMetrics ? this.hostMetrics() : this.registry.metrics();
   }
 
   cacheObserver(): CacheObserver {

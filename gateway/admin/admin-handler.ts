@@ -24,6 +24,8 @@ export function adminHandler(runtime: Runtime, hooks: AdminHooks) {
     if (path === '/console' || path.startsWith('/console/')) return console(req, res);
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
+      // From the first moment of a drain: a load balancer must stop sending before the listeners close.
+      if (runtime.draining) return sendJson(res, 503, { status: 'draining' });
       runtime.store.ping().then(
         () => sendJson(res, 200, { status: 'ready' }),
         () => sendJson(res, 503, { status: 'unavailable', reason: 'the token store does not answer' }),
@@ -31,7 +33,7 @@ export function adminHandler(runtime: Runtime, hooks: AdminHooks) {
       return;
     }
     if (path === '/metrics') {
-      runtime.metrics.registry.metrics().then((text) => {
+      runtime.metrics.scrape().then((text) => {
         res.writeHead(200, { ...NO_SNIFF_NO_FRAMING, 'content-type': runtime.metrics.registry.contentType });
         res.end(text);
       }, () => sendJson(res, 500, { error: 'internal', message: 'metrics unavailable' }));

@@ -3,7 +3,8 @@ import { CommandError, UsageError } from './args';
 const HELP = `Usage: gatehouse <command> [flags]
 
 Commands:
-  serve [--config FILE]       run the gateway (default config/gatehouse.yaml)
+  serve [--config FILE] [--workers N|auto]
+                              run the gateway (default config/gatehouse.yaml)
   login --api-token TOKEN --endpoint URL [--context NAME]
                               check a developer token and make it the current context
   current-context             print the current context as JSON

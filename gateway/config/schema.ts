@@ -41,6 +41,9 @@ export type StoreConfig =
   | { readonly driver: 'embedded'; readonly path: string }
   | { readonly driver: 'redis'; readonly url: string; readonly prefix: string };
 
+export const MAX_WORKERS = 64;
+export type Workers = number | 'auto';
+
 export interface CacheConfig {
   readonly maxEntries: number;
   readonly ttl: number;
@@ -60,6 +63,8 @@ export interface GatehouseConfig {
   readonly timeouts: Timeouts;
   readonly failedAuth: { readonly perMinute: number };
   readonly trustedProxies: readonly string[];
+  /** Processes serving the listeners: a count, or `auto` (the CPUs this process may use), resolved at start. */
+  readonly workers: Workers;
   readonly shutdown: { readonly grace: number };
   readonly log: { readonly level: string };
   /** How long audit events are kept in the store (ms). */

@@ -7,9 +7,11 @@ import {
   PROTOCOLS,
   type DeploymentSpec,
   type GatehouseConfig,
+  MAX_WORKERS,
   type ListenerConfig,
   type StoreConfig,
   type Timeouts,
+  type Workers,
 } from './schema';
 import { parseCidr } from '../http/cidr';
 
@@ -102,7 +104,7 @@ export function validateConfig(raw: unknown, source: string, env: NodeJS.Process
   const r = new Reader(env, dirname(resolve(source)));
   const top = r.object(raw ?? {}, '', [
     'organization', 'domain', 'listeners', 'store', 'tokens', 'cache', 'timeouts',
-    'failedAuth', 'trustedProxies', 'shutdown', 'log', 'audit', 'deployments',
+    'failedAuth', 'trustedProxies', 'workers', 'shutdown', 'log', 'audit', 'deployments',
   ]);
 
   const organization = r.nonEmpty(top.organization, 'organization');
@@ -143,6 +145,9 @@ export function validateConfig(raw: unknown, source: string, env: NodeJS.Process
     return text;
   });
 
+  const workersRaw = top.workers ?? 'auto';
+  const workers = readWorkers(typeof workersRaw === 'string' || typeof workersRaw === 'number' ? r.string(workersRaw, 'workers') : JSON.stringify(workersRaw), 'workers');
+
   const shutdownRaw = r.object(top.shutdown ?? {}, 'shutdown', ['grace']);
   const shutdown = { grace: shutdownRaw.grace === undefined ? 30_000 : r.duration(shutdownRaw.grace, 'shutdown.grace') };
 
@@ -174,8 +179,16 @@ export function validateConfig(raw: unknown, source: string, env: NodeJS.Process
 
   return deepFreeze({
     source: resolve(source), organization, domain, listeners, store, tokens: { pepper }, cache, timeouts,
-    failedAuth, trustedProxies, shutdown, log, audit, deployments,
+    failedAuth, trustedProxies, workers, shutdown, log, audit, deployments,
   });
+}
+
+/** `auto` or a whole number from 1 to MAX_WORKERS; also what `serve --workers` takes. */
+export function readWorkers(text: string, path: string): Workers {
+  if (text === 'auto') return 'auto';
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) throw new ConfigError(path, `must be a whole number from 1 to ${MAX_WORKERS}, or auto (got "${text}")`);
+  return n;
 }
 
 const DAY_MS = 86_400_000;

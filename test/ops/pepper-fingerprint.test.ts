@@ -43,7 +43,7 @@ t.test('embedded store: serve and the --config commands refuse another pepper, n
 
   const served = await runCli(['serve', '--config', other], env);
   t.equal(served.code, 1, 'serve: exit 1');
-  t.match(served.stderr, /^gatehouse: invalid config .*other\.yaml: tokens\.pepper: does not match/m);
+  t.match(served.stderr, /^gatehouse: tokens\.pepper: does not match/m);
   t.notMatch(served.stderr + listed.stderr, /another pepper/, 'the pepper itself is never printed');
 
   const again = await runCli(['token', 'list', '--config', file], env);
@@ -70,7 +70,8 @@ t.test('redis store', async (t) => {
     const store = { driver: 'redis' as const, url: redis.url, prefix: 'pepper2:' };
     await redis.stop();
     let fatal: Error | undefined;
-    const gateway = await Gateway.start(loadConfig(writeConfig({ deployments, store }).file), { logger: quiet, onFatal: (err) => { fatal = err; } });
+    const gateway = await Gateway.start(loadConfig(writeConfig({ deployments, store }).file), { logger: quiet });
+    void gateway.failed.then((err) => { fatal = err; });
     t.teardown(() => gateway.stop(100));
     await redis.restart();
     // Before the gateway's next try (every second), another pepper's fingerprint is already there.
