@@ -4,14 +4,11 @@
 # /etc/gatehouse/gatehouse.yaml, or pass `serve --config FILE`. See docs/operations.md.
 
 FROM node:24-slim AS build
-# better-sqlite3 compiles from source when no prebuilt binary matches this Node.
-RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Dependencies only (the package's own `prepare` build needs the sources, copied below);
-# better-sqlite3 is the one dependency with a native build step.
+# Dependencies only (the package's own `prepare` build needs the sources, copied below).
+# better-sqlite3 ships prebuilt Node-API binaries (glibc and musl, x64 and arm64): no compiler.
 RUN npm ci --ignore-scripts --no-audit --no-fund
-RUN npm rebuild better-sqlite3
 COPY tsconfig.json tsconfig.console.json ./
 COPY scripts/copy-console-assets.js scripts/
 COPY gateway gateway

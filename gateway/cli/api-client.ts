@@ -17,12 +17,8 @@ export class ApiError extends CommandError {
 
 /** Checks an `--endpoint` value and returns it without a trailing slash. */
 export function normalizeEndpoint(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new UsageError(`--endpoint must be a URL like http://127.0.0.1:9090 (got "${value}")`);
-  }
+  const url = URL.parse(value);
+  if (url === null) throw new UsageError(`--endpoint must be a URL like http://127.0.0.1:9090 (got "${value}")`);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--endpoint must be an http:// or https:// URL (got "${value}")`);
   return value.replace(/\/+$/, '');
 }

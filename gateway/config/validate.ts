@@ -257,13 +257,8 @@ export function readDeployment(r: Reader, value: unknown, path: string): Deploym
   const upstreams = r.list(obj.upstreams, join(path, 'upstreams')).map((u, i) => {
     const at = join(join(path, 'upstreams'), i);
     const text = r.nonEmpty(u, at);
-    let url: URL;
-    try {
-      url = new URL(text);
-    } catch {
-      throw new ConfigError(at, `must be an http:// or https:// URL (got "${text}")`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(at, `must be an http:// or https:// URL (got "${text}")`);
+    const url = URL.parse(text);
+    if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new ConfigError(at, `must be an http:// or https:// URL (got "${text}")`);
     if (url.pathname !== '/' || url.search || url.hash || url.username) throw new ConfigError(at, 'must be an origin (scheme, host and port only)');
     return url.origin;
   });

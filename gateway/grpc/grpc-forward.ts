@@ -43,7 +43,7 @@ export interface GrpcCall {
   /** The client's stream; its 'error' events are the caller's to absorb. */
   readonly client: ServerHttp2Stream;
   /** The upstream request's headers (see grpcRequestHeaders). */
-  readonly headers: OutgoingHttpHeaders;
+  readonly headers: readonly string[];
   readonly upstreams: GrpcUpstreamSet;
   /** ms until the upstream's response headers, then DEADLINE_EXCEEDED. */
   readonly responseTimeout: number;

@@ -10,19 +10,13 @@ const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connecti
  * stripping and `x-forwarded-*` / `x-request-id` / `x-gatehouse-token-id`
  * rules as HTTP, plus the pseudo-headers and `te: trailers` gRPC needs.
  * `:authority` and `:scheme` are left to the upstream session (its own origin).
+ * A raw [name, value, …] list: node:http2 sends one as it is, where an object
+ * is copied and walked again, and a repeated name goes out as repeated fields either way.
  */
-export function grpcRequestHeaders(incoming: IncomingHttpHeaders, ctx: ForwardContext): OutgoingHttpHeaders {
-  const flat = upstreamHeaders(incoming, undefined, ctx);
-  const out: OutgoingHttpHeaders = { ':method': incoming[':method'] ?? 'POST', ':path': incoming[':path'] ?? '/', te: 'trailers' };
-  for (let i = 0; i < flat.length; i += 2) {
-    const name = flat[i];
-    const value = flat[i + 1];
-    const prev = out[name];
-    if (prev === undefined) out[name] = value;
-    else if (Array.isArray(prev)) prev.push(value);
-    else out[name] = [String(prev), value];
-  }
-  return neverIndexRequestId(out);
+export function grpcRequestHeaders(incoming: IncomingHttpHeaders, ctx: ForwardContext): string[] {
+  const raw = upstreamHeaders(incoming, undefined, ctx);
+  raw.unshift(':method', incoming[':method'] ?? 'POST', ':path', incoming[':path'] ?? '/', 'te', 'trailers');
+  return neverIndexRequestId(raw);
 }
 
 /**

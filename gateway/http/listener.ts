@@ -5,7 +5,6 @@ import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { ListenerConfig } from '../config/schema';
-import { isWebSocketUpgrade, replayWithoutUpgrade } from './declined-upgrade';
 
 /** What a listener does with each protocol it speaks. */
 export interface ListenerHandlers {
@@ -31,6 +30,12 @@ const MAX_STREAMS = 128;
 /** HTTP/2 connection preface: a cleartext connection starting with it is h2c prior knowledge. */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
 
+/** True for a WebSocket handshake (the one upgrade the gateway accepts). */
+function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  const upgrade = req.headers.upgrade;
+  return upgrade !== undefined && upgrade.toLowerCase() === 'websocket';
+}
+
 /**
  * One port that serves HTTP/1.1 and HTTP/2 side by side. With TLS, ALPN picks
  * the protocol; without, the first bytes do (the h2c preface or not). Both
@@ -48,21 +53,19 @@ export class Listener {
   constructor(config: ListenerConfig, handlers: ListenerHandlers, options: ListenerOptions) {
     this.config = config;
     this.idleTimeout = options.idleTimeout ?? IDLE_TIMEOUT;
+    const onUpgrade = handlers.upgrade;
     this.h1 = http.createServer({
       maxHeaderSize: options.maxHeaderSize, requireHostHeader: true, keepAliveTimeout: this.idleTimeout, requestTimeout: 0,
       // Node keeps only the first of two Authorization or Host headers; joined, they are what they are: malformed.
       joinDuplicateHeaders: true,
+      // A WebSocket handshake is the one upgrade taken up. Any other offer (`curl --http2` offers h2c on every
+      // request) is declined (RFC 9110 §7.8): the request is served on HTTP/1.1 like any other, body and all.
+      shouldUpgradeCallback: (req) => onUpgrade !== undefined && isWebSocketUpgrade(req),
     }, handlers.request);
     // Node would answer 100 Continue at once, and a client refused a moment later would already be sending its
     // upload; the handler sends it once the request is allowed (res.writeContinue).
     this.h1.on('checkContinue', handlers.request);
-    const onUpgrade = handlers.upgrade;
-    if (onUpgrade) {
-      this.h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        if (isWebSocketUpgrade(req)) onUpgrade(req, socket, head);
-        else this.h1.emit('connection', replayWithoutUpgrade(req, socket, head));
-      });
-    }
+    if (onUpgrade) this.h1.on('upgrade', onUpgrade);
     // A malformed request (smuggling shapes, oversized headers) gets a 4xx from Node's parser, never reaches a handler.
     this.h1.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       // Node's own test: a response already under way must not get a second status line in its middle.

@@ -14,6 +14,9 @@ export class UpstreamSet extends RoundRobin {
       // The gateway's own idle timeout applies to bodies; undici's defaults would cut long streams.
       bodyTimeout: timeouts.idle,
       headersTimeout: timeouts.response,
+      // undici 8 would speak HTTP/2 to an https upstream offering it; forwarding (hop-by-hop rules,
+      // Transfer-Encoding, upgrades) is built and tested on HTTP/1.1 to upstreams.
+      allowH2: false,
     }));
   }
 

@@ -45,27 +45,11 @@ const copyPaths = (instruction: Instruction): { sources: string[]; dest: string 
   return { sources: paths.slice(0, -1), dest: paths[paths.length - 1] };
 };
 
-/** The build stage's one native step: compiling SQLite takes minutes of CPU on this shared machine. */
-const NATIVE_BUILD = 'npm rebuild better-sqlite3';
-const ADDON = join('node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node');
-
-/**
- * Stands in for NATIVE_BUILD (GATEHOUSE_IMAGE_TEST_NATIVE=1 runs it instead): the checkout's
- * compiled addon, after checking that both folders hold the same better-sqlite3 from the same
- * lock file. Every other step runs as written.
- */
-function copyNativeAddon(app: string): void {
-  const version = (dir: string): string => (JSON.parse(readFileSync(join(dir, 'node_modules', 'better-sqlite3', 'package.json'), 'utf8')) as { version: string }).version;
-  if (version(app) !== version(ROOT)) throw new Error(`better-sqlite3 ${version(app)} in the image build, ${version(ROOT)} in the checkout: run with GATEHOUSE_IMAGE_TEST_NATIVE=1`);
-  mkdirSync(dirname(join(app, ADDON)), { recursive: true });
-  cpSync(join(ROOT, ADDON), join(app, ADDON));
-}
-
 /**
  * Does what docker does for a stage's WORKDIR, COPY and RUN steps, with `root` standing for the
  * container's `/`: a directory source copies its contents, a destination ending in `/` (or
  * taking several sources) is a folder. RUN steps run only when `run` is set; apt-get ones never
- * (they install the C++ toolchain this machine already has), and NATIVE_BUILD is stood in for.
+ * (no package manager runs outside a container).
  */
 async function replay(stage: Stage, root: string, buildRoot: string, run: boolean, took: string[] = []): Promise<void> {
   let dir = '/';
@@ -87,10 +71,6 @@ async function replay(stage: Stage, root: string, buildRoot: string, run: boolea
     } else if (word === 'RUN' && run) {
       const command = step.getArgumentsContent() ?? '';
       if (/^apt-get\b/.test(command)) continue;
-      if (command === NATIVE_BUILD && !process.env.GATEHOUSE_IMAGE_TEST_NATIVE) {
-        copyNativeAddon(inRoot('.'));
-        continue;
-      }
       const started = Date.now();
       await sh(command, inRoot('.'));
       took.push(`${command}: ${((Date.now() - started) / 1000).toFixed(0)} s`);
@@ -163,8 +143,8 @@ function sh(command: string, cwd: string): Promise<void> {
   });
 }
 
-// npm ci and tsc take a minute or two on a busy machine (the native build, over ten).
-t.setTimeout(process.env.GATEHOUSE_IMAGE_TEST_NATIVE ? 1_800_000 : 600_000);
+// npm ci and tsc take a minute or two on a busy machine.
+t.setTimeout(600_000);
 
 t.test('the build stage replayed into a folder: gatehouse serve runs on production dependencies only', async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'gatehouse-image-'));
