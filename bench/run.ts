@@ -1,8 +1,9 @@
 /**
- * `npm run bench [-- --only http|grpc|h2load|propagation|workers]`: the HTTP table (wrk
+ * `npm run bench [-- --only http|grpc|h2load|propagation|workers|limits]`: the HTTP table (wrk
  * against upstream, naive proxy, the platform floors and Gatehouse), then the gRPC rows (grpc-js
- * client), the gRPC unary rows with h2load as the client, the propagation figures, and
- * Gatehouse with 1 and 2 workers against nginx with as many.
+ * client), the gRPC unary rows with h2load as the client, the propagation figures,
+ * Gatehouse with 1 and 2 workers against nginx with as many, and the limits rows (cost of a
+ * check; fleet accuracy, BENCH_FLEET_SECONDS, 60).
  *
  * Environment: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_WARMUP (3 s per row),
  * BENCH_CONNECTIONS (50), BENCH_ROWS (comma-separated row ids, default all),
@@ -12,11 +13,12 @@ import { spawnSync } from 'node:child_process';
 import { runGrpcBench } from './grpc-bench';
 import { runH2loadBench } from './h2load-bench';
 import { formatHttpReport, ROW_IDS, runHttpBench, type RowId } from './http-bench';
+import { formatLimitsReport, runLimitsBench } from './limits-bench';
 import { runPropagationBench } from './propagation-bench';
 import { printLatency, printRows } from './table';
 import { formatWorkersReport, runWorkersBench } from './workers-bench';
 
-const SECTIONS = ['http', 'grpc', 'h2load', 'propagation', 'workers'] as const;
+const SECTIONS = ['http', 'grpc', 'h2load', 'propagation', 'workers', 'limits'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -33,7 +35,7 @@ function sectionsFromArgs(argv: readonly string[]): Section[] {
     const arg = argv[i];
     if (arg === '--only') only.push(argv[++i] ?? '');
     else if (arg.startsWith('--only=')) only.push(arg.slice('--only='.length));
-    else throw new Error(`unknown argument "${arg}" (usage: npm run bench -- [--only http|grpc|h2load|propagation|workers])`);
+    else throw new Error(`unknown argument "${arg}" (usage: npm run bench -- [--only http|grpc|h2load|propagation|workers|limits])`);
   }
   const names = only.flatMap((o) => o.split(','));
   for (const name of names) {
@@ -87,6 +89,13 @@ async function main(): Promise<number> {
     printRows('gRPC unary with a fast client (h2load)', rows);
   }
   if (sections.includes('propagation')) printLatency('Propagation of a change to every process (ms)', await runPropagationBench());
+  if (sections.includes('limits')) {
+    const limitsOptions = {
+      rounds: numberFromEnv('BENCH_ROUNDS', 5), seconds, connections: numberFromEnv('BENCH_CONNECTIONS', 50),
+      fleetSeconds: numberFromEnv('BENCH_FLEET_SECONDS', 60), log,
+    };
+    process.stdout.write(`\n${formatLimitsReport(await runLimitsBench(limitsOptions), limitsOptions)}\n`);
+  }
   if (sections.includes('workers')) {
     const result = await runWorkersBench({
       rounds: numberFromEnv('BENCH_ROUNDS', 5),

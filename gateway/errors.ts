@@ -1,3 +1,5 @@
+import type { RateLimitFields } from './limits/ratelimit-fields';
+
 /**
  * One table for every refusal and failure a client can see: the stable code,
  * the message, the HTTP status and the gRPC status. Transports branch on
@@ -33,6 +35,8 @@ export const ERRORS = {
   invalid_token: { http: 401, grpc: GrpcStatus.UNAUTHENTICATED, message: 'the token is malformed, unknown, expired or revoked' },
   insufficient_scope: { http: 403, grpc: GrpcStatus.PERMISSION_DENIED, message: 'the token does not grant access to this endpoint' },
   too_many_failed_attempts: { http: 429, grpc: GrpcStatus.RESOURCE_EXHAUSTED, message: 'too many failed authentication attempts; retry later' },
+  rate_limited: { http: 429, grpc: GrpcStatus.RESOURCE_EXHAUSTED, message: 'the token is over its request rate limit; retry later' },
+  concurrency_limited: { http: 429, grpc: GrpcStatus.RESOURCE_EXHAUSTED, message: 'the token has as many requests in progress as its limit allows; retry later' },
   store_unavailable: { http: 503, grpc: GrpcStatus.UNAVAILABLE, message: 'the token store is unreachable; retry later' },
   upstream_unavailable: { http: 502, grpc: GrpcStatus.UNAVAILABLE, message: 'the upstream refused, reset or could not be reached' },
   upstream_timeout: { http: 504, grpc: GrpcStatus.DEADLINE_EXCEEDED, message: 'the upstream did not answer in time' },
@@ -63,8 +67,12 @@ export class GatehouseError extends Error {
   readonly field: string | undefined;
   /** The token a refusal is about (known, but out of scope, disabled or expired): for the log line, never the client. */
   readonly tokenId: string | undefined;
+  /** A limit refusal's `RateLimit-Policy` and `RateLimit` fields. */
+  readonly rateLimit: RateLimitFields | undefined;
 
-  constructor(code: ErrorCode, options: { message?: string; cause?: unknown; retryAfter?: number; field?: string; tokenId?: string } = {}) {
+  constructor(code: ErrorCode, options: {
+    message?: string; cause?: unknown; retryAfter?: number; field?: string; tokenId?: string; rateLimit?: RateLimitFields;
+  } = {}) {
     const spec: ErrorSpec = ERRORS[code];
     super(options.message ?? spec.message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GatehouseError';
@@ -74,6 +82,7 @@ export class GatehouseError extends Error {
     this.retryAfter = options.retryAfter;
     this.field = options.field;
     this.tokenId = options.tokenId;
+    this.rateLimit = options.rateLimit;
   }
 }
 

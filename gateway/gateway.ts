@@ -6,6 +6,7 @@ import { TokenCache } from './auth/token-cache';
 import { UsageRecorder } from './auth/usage';
 import { memoizedHasher, tokenHasher } from './auth/token-hash';
 import { loadConfig } from './config/load';
+import { Limiter } from './limits/limiter';
 import type { GatehouseConfig, ListenerKind } from './config/schema';
 import { adminHandler } from './admin/admin-handler';
 import { h2HttpHandler, isGrpc } from './http/h2-adapter';
@@ -26,6 +27,8 @@ import type { WorkerLink } from './workers/worker-link';
 export interface GatewayOptions {
   /** Overrides the logger (tests read log lines through it). */
   readonly logger?: Logger;
+  /** How long this process's concurrency slots outlive it (tests shorten it). */
+  readonly limitLeaseMs?: number;
   /** Set in a worker: failed-auth counts and metrics are shared with the host's other workers through it. */
   readonly workers?: WorkerLink;
 }
@@ -41,12 +44,14 @@ export class Gateway {
   readonly listeners: { readonly kind: ListenerKind; readonly listener: Listener }[] = [];
   private readonly lastUsed: LastUsedRecorder;
   private readonly limiter: FailedAuthLimiter;
+  private readonly limits: Limiter;
   private certificates: CertificateReloader | undefined;
 
-  private constructor(readonly runtime: Runtime, lastUsed: LastUsedRecorder, limiter: FailedAuthLimiter) {
+  private constructor(readonly runtime: Runtime, lastUsed: LastUsedRecorder, limiter: FailedAuthLimiter, limits: Limiter) {
     this.failed = new Promise((resolve) => { this.fail = resolve; });
     this.lastUsed = lastUsed;
     this.limiter = limiter;
+    this.limits = limits;
   }
 
   static async start(config: GatehouseConfig, options: GatewayOptions = {}): Promise<Gateway> {
@@ -76,7 +81,19 @@ export class Gateway {
       lastUsageError = Date.now();
       log.warn({ err }, 'could not record token usage; counts are kept for the next flush');
     });
-    const decider = new Decider(cache, memoizedHasher(tokenHasher(config.tokens.pepper)), limiter, lastUsed);
+    let lastFailOpen = 0;
+    const limits = new Limiter((holder, leaseMs) => store.limitStore(holder, leaseMs), {
+      leaseMs: options.limitLeaseMs,
+      // Every limited request fails open while the store is down; one line per 10 s says so, the metric counts them all.
+      onFailOpen: (err) => {
+        metrics.limitsFailOpen.inc();
+        const now = Date.now();
+        if (now - lastFailOpen < 10_000) return;
+        lastFailOpen = now;
+        log.error({ err }, 'limit check failed: letting limited requests through until the store answers');
+      },
+    });
+    const decider = new Decider(cache, memoizedHasher(tokenHasher(config.tokens.pepper)), limiter, lastUsed, limits);
     // Watch before the first read, so a change made in between is not missed.
     let gateway: Gateway | undefined;
     let missed = false;
@@ -89,7 +106,7 @@ export class Gateway {
       return [];
     });
     const runtime = new Runtime(config, new RouteTable(config, stored), store, cache, decider, log, metrics, usage);
-    gateway = new Gateway(runtime, lastUsed, limiter);
+    gateway = new Gateway(runtime, lastUsed, limiter, limits);
     if (missed) gateway.onStoreEvent({ kind: 'reset' });
     try {
       await gateway.listen();
@@ -249,6 +266,7 @@ export class Gateway {
     }
     await this.lastUsed.close();
     await this.runtime.usage.close();
+    await this.limits.close();
     for (const route of this.runtime.routes.routes()) {
       route.upstreams.destroy();
       route.grpcUpstreams?.destroy();

@@ -11,6 +11,11 @@ export class Metrics {
   readonly cacheMisses = new Counter({ name: 'gatehouse_token_cache_misses_total', help: 'Token lookups that went to the store.', registers: [this.registry] });
   readonly cacheStale = new Counter({ name: 'gatehouse_token_cache_stale_total', help: 'Stale cache entries served while the store was failing.', registers: [this.registry] });
   readonly storeErrors = new Counter({ name: 'gatehouse_store_errors_total', help: 'Token store calls that failed.', registers: [this.registry] });
+  readonly limitsFailOpen = new Counter({
+    name: 'gatehouse_limit_checks_failed_open_total',
+    help: 'Limited requests let through unchecked because the store did not answer the limit check.',
+    registers: [this.registry],
+  });
   readonly adminRequests = new Counter({
     name: 'gatehouse_admin_requests_total',
     help: 'Admin API calls by method, route pattern and status.',

@@ -14,6 +14,13 @@ export interface TokenView {
   readonly disabled: boolean;
   readonly user: { readonly deployments: readonly string[] } | null;
   readonly developer: boolean;
+  readonly limits?: Limits | null;
+}
+
+/** A token's limits as the API shows and takes them; null for a kind: none. */
+export interface Limits {
+  readonly requests_per_minute: number | null;
+  readonly concurrent: number | null;
 }
 
 export interface Whoami {
@@ -66,6 +73,7 @@ export interface NewToken {
   readonly user?: { readonly deployments: readonly string[] };
   readonly developer?: boolean;
   readonly expires_at?: string;
+  readonly limits?: Limits;
 }
 
 /**
@@ -100,6 +108,10 @@ export class Api {
 
   async setDisabled(id: string, disabled: boolean): Promise<TokenView> {
     return (await this.call<{ token: TokenView }>('PATCH', `/v1/tokens/${encodeURIComponent(id)}`, { disabled })).token;
+  }
+
+  async setLimits(id: string, limits: Limits | null): Promise<TokenView> {
+    return (await this.call<{ token: TokenView }>('PATCH', `/v1/tokens/${encodeURIComponent(id)}`, { limits })).token;
   }
 
   rotate(id: string, overlap: string): Promise<Rotated> {

@@ -5,6 +5,7 @@ import { clearDeployments, showDeployments } from './deployments-page.js';
 import { closeRotateDialog } from './rotate-dialog.js';
 import { tokenStore, type SignedIn } from './session.js';
 import { closeCreateDialog, openCreateDialog } from './token-dialog.js';
+import { closeLimitsDialog } from './limits-dialog.js';
 import { clearTokens, showTokens } from './tokens-page.js';
 
 const signInView = byId('sign-in-view', HTMLElement);
@@ -48,6 +49,7 @@ function signOut(message = ''): void {
   tokenStore.forget();
   current = null;
   closeCreateDialog();
+  closeLimitsDialog();
   closeRotateDialog();
   const confirm = byId('confirm-dialog', HTMLDialogElement);
   if (confirm.open) confirm.close();

@@ -1,6 +1,7 @@
 import { ApiError, type DeploymentView, type NewToken, type TokenView } from './api.js';
 import { byId, el, say } from './dom.js';
 import { daysFromNow } from './format.js';
+import { limitValue, limitsBody } from './limits.js';
 import { showLoginCommand } from './login-command.js';
 import type { SignedIn } from './session.js';
 
@@ -15,6 +16,8 @@ const choice = byId('deployment-choice', HTMLFieldSetElement);
 const all = byId('deployment-all', HTMLInputElement);
 const options = byId('deployment-options', HTMLDivElement);
 const expires = byId('token-expires', HTMLSelectElement);
+const rate = byId('token-rate', HTMLInputElement);
+const concurrent = byId('token-concurrent', HTMLInputElement);
 const formError = byId('create-error', HTMLParagraphElement);
 const submit = byId('create-submit', HTMLButtonElement);
 const cancel = byId('create-cancel', HTMLButtonElement);
@@ -28,6 +31,8 @@ const FIELDS = {
   type: { error: 'token-type-error', control: () => userType },
   deployments: { error: 'token-deployments-error', control: () => all },
   expires: { error: 'token-expires-error', control: () => expires },
+  rate: { error: 'token-rate-error', control: () => rate },
+  concurrent: { error: 'token-concurrent-error', control: () => concurrent },
 } as const;
 type Field = keyof typeof FIELDS;
 
@@ -120,7 +125,23 @@ function validate(): Field | null {
     showError('deployments', 'Choose at least one Deployment, or All Deployments.');
     bad.push('deployments');
   }
+  for (const field of ['rate', 'concurrent'] as const) {
+    const read = limitValue(FIELDS[field].control());
+    if ('problem' in read) {
+      showError(field, read.problem);
+      bad.push(field);
+    }
+  }
   return bad[0] ?? null;
+}
+
+/** The limits the form asks for, or undefined when it asks for none (validated before). */
+function chosenLimits() {
+  const value = (input: HTMLInputElement): number | null => {
+    const read = limitValue(input);
+    return 'value' in read ? read.value : null;
+  };
+  return limitsBody(value(rate), value(concurrent)) ?? undefined;
 }
 
 /** Which form field an API error path such as `user.deployments[0]` belongs to. */
@@ -130,6 +151,8 @@ function fieldOf(path: string): Field | null {
   if (path === 'user' || path.startsWith('user.') || path.startsWith('user[')) return 'deployments';
   if (path === 'type' || path === 'developer') return 'type';
   if (path === 'expires_at') return 'expires';
+  if (path === 'limits.requests_per_minute' || path === 'limits') return 'rate';
+  if (path === 'limits.concurrent') return 'concurrent';
   return null;
 }
 
@@ -151,9 +174,10 @@ async function onSubmit(event: SubmitEvent): Promise<void> {
     ...(developerType.checked ? { developer: true } : {}),
     ...(expires.value ? { expires_at: daysFromNow(Number(expires.value)) } : {}),
   };
+  const limits = chosenLimits();
   setBusy(true);
   try {
-    const created = await ctx.api.createToken(body);
+    const created = await ctx.api.createToken(limits === undefined ? body : { ...body, limits });
     setBusy(false);
     // Signed out meanwhile: the page keeps nothing of the session, this secret included.
     if (!dialog.open) return;

@@ -2,6 +2,8 @@ import type { TokenView } from './api.js';
 import { confirmAction } from './confirm.js';
 import { byId, el, say } from './dom.js';
 import { deploymentList, when } from './format.js';
+import { describeLimits } from './limits.js';
+import { openLimitsDialog } from './limits-dialog.js';
 import { openRotateDialog } from './rotate-dialog.js';
 import type { SignedIn } from './session.js';
 
@@ -65,10 +67,14 @@ function row(ctx: SignedIn, token: TokenView): HTMLTableRowElement {
   const types = [token.user ? 'User' : null, token.developer ? 'Developer' : null].filter((t): t is string => t !== null);
   const toggle = el('button', { type: 'button', class: 'secondary small toggle', 'aria-label': `${token.disabled ? 'Enable' : 'Disable'} token ${token.name}` }, token.disabled ? 'Enable' : 'Disable');
   const remove = el('button', { type: 'button', class: 'danger small', 'aria-label': `Delete token ${token.name}` }, 'Delete');
+  // Under the status, as its own edit button: another column or action button would not fit a 1280px window.
+  const limits = el('button', { type: 'button', class: 'cell-edit limits', 'aria-label': `Edit limits of token ${token.name}` },
+    describeLimits(token.limits) ?? el('span', { class: 'muted' }, 'None'));
   // The API refuses to rotate a disabled or expired token (409): enable it, or make a new one.
   const rotate = el('button', { type: 'button', class: 'secondary small', 'aria-label': `Rotate the secret of token ${token.name}`, disabled: current !== 'Active' }, 'Rotate');
   rotate.addEventListener('click', () => openRotateDialog(ctx, token, (rotated) => void showTokens(ctx, `"${rotated.name}" has a new secret.`)));
   toggle.addEventListener('click', () => void setDisabled(ctx, token, toggle));
+  limits.addEventListener('click', () => openLimitsDialog(ctx, token, (changed) => void limitsChanged(ctx, changed)));
   remove.addEventListener('click', () => void deleteToken(ctx, token, mine));
   return el('tr', { 'data-token-id': token.id },
     el('th', { scope: 'row', 'data-label': 'Name' }, el('span', { class: 'name' }, token.name), mine ? el('span', { class: 'badge self' }, 'this session') : null),
@@ -79,7 +85,7 @@ function row(ctx: SignedIn, token: TokenView): HTMLTableRowElement {
     el('td', { 'data-label': 'Last used' }, time(token.last_used_at, 'Never')),
     el('td', { 'data-label': 'Requests (24 h)', class: 'numeric' }, el('span', { class: 'muted' }, '…')),
     el('td', { 'data-label': 'Expires' }, time(token.expires_at, 'Never')),
-    el('td', { 'data-label': 'Status' }, el('span', { class: `state state-${current.toLowerCase()}` }, current)),
+    el('td', { 'data-label': 'Status' }, el('span', { class: `state state-${current.toLowerCase()}` }, current), el('br'), limits),
     el('td', { class: 'row-actions' }, toggle, rotate, remove),
   );
 }
@@ -101,6 +107,12 @@ async function setDisabled(ctx: SignedIn, token: TokenView, button: HTMLButtonEl
   if (disabled && token.id === ctx.me.token.id) return ctx.signOut('You disabled the token you signed in with.');
   await showTokens(ctx, disabled ? `"${token.name}" is disabled: the gateway refuses it until it is enabled again.` : `"${token.name}" is enabled again.`);
   table.querySelector<HTMLButtonElement>(`tr[data-token-id="${CSS.escape(token.id)}"] .toggle`)?.focus();
+}
+
+async function limitsChanged(ctx: SignedIn, token: TokenView): Promise<void> {
+  const now = describeLimits(token.limits);
+  await showTokens(ctx, now === null ? `"${token.name}" has no limits of its own now.` : `"${token.name}" is limited to ${now}.`);
+  table.querySelector<HTMLButtonElement>(`tr[data-token-id="${CSS.escape(token.id)}"] .limits`)?.focus();
 }
 
 async function deleteToken(ctx: SignedIn, token: TokenView, mine: boolean): Promise<void> {

@@ -1,11 +1,12 @@
 import { createToken, tokenView, validateDescription, validateExpiresAt, validateName } from '../auth/token-service';
 import { GatehouseError } from '../errors';
+import { validateTokenLimits } from '../limits/limits';
 import type { TokenPatch } from '../store/types';
 import type { ApiReply, ApiRequest, ApiRoutes } from './api-types';
 import { objectBody, onlyKeys } from './http-io';
 
-const CREATE_FIELDS = ['name', 'description', 'user', 'developer', 'expires_at'] as const;
-const PATCH_FIELDS = ['disabled', 'name', 'description', 'expires_at'] as const;
+const CREATE_FIELDS = ['name', 'description', 'user', 'developer', 'expires_at', 'limits'] as const;
+const PATCH_FIELDS = ['disabled', 'name', 'description', 'expires_at', 'limits'] as const;
 
 function noSuchToken(id: string): GatehouseError {
   return new GatehouseError('not_found', { message: `no token with id "${id}"` });
@@ -27,8 +28,8 @@ async function create(req: ApiRequest): Promise<ApiReply> {
   onlyKeys(body, CREATE_FIELDS);
   const known = new Set<string>();
   for (const route of req.runtime.routes.routes()) known.add(route.name);
-  const { name, description, user, developer, expires_at } = body;
-  const { token, secret } = await createToken(req.runtime.store, req.hash, { name, description, user, developer, expires_at, owner: req.caller.owner }, known);
+  const { name, description, user, developer, expires_at, limits } = body;
+  const { token, secret } = await createToken(req.runtime.store, req.hash, { name, description, user, developer, expires_at, limits, owner: req.caller.owner }, known);
   await req.audit('token.create', token.id);
   return { status: 201, body: { token: tokenView(token), secret } };
 }
@@ -39,7 +40,7 @@ async function get(req: ApiRequest): Promise<ApiReply> {
   return { status: 200, body: { token: tokenView(token) } };
 }
 
-/** Disables, enables, renames, re-describes or changes the expiry; the secret stays the same. */
+/** Disables, enables, renames, re-describes, changes the expiry or the limits; the secret stays the same. */
 async function patch(req: ApiRequest): Promise<ApiReply> {
   const body = objectBody(await req.body());
   onlyKeys(body, PATCH_FIELDS);
@@ -51,6 +52,7 @@ async function patch(req: ApiRequest): Promise<ApiReply> {
   if (body.name !== undefined) change.name = validateName(body.name);
   if ('description' in body) change.description = validateDescription(body.description);
   if ('expires_at' in body) change.expiresAt = validateExpiresAt(body.expires_at);
+  if ('limits' in body) change.limits = validateTokenLimits(body.limits);
   const updated = await req.runtime.store.updateToken(req.params.id, change);
   if (updated === null) throw noSuchToken(req.params.id);
   // Other processes hear of it through the store; this one need not wait for its own event.

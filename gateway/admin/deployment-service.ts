@@ -2,6 +2,7 @@ import { ConfigError } from '../config/env';
 import type { DeploymentSpec, Timeouts } from '../config/schema';
 import { validateDeployment } from '../config/validate';
 import { GatehouseError } from '../errors';
+import { limitsView } from '../limits/limits';
 import { objectBody, onlyKeys } from './http-io';
 
 /**
@@ -17,13 +18,15 @@ export interface DeploymentJson {
   hosts: string[];
   forward_authorization: boolean;
   timeouts: Partial<Record<keyof Timeouts, string>>;
+  /** Default limits for every token calling it (a token's own win); null when none. */
+  limits: { requests_per_minute: number | null; concurrent: number | null } | null;
   /** Read-only: true when the config file manages it (the API refuses to change it). */
   config_managed: boolean;
   /** Read-only: `<name>.<organization>.<domain>`. */
   default_host: string;
 }
 
-const WRITABLE = ['name', 'access', 'protocol', 'upstreams', 'hosts', 'forward_authorization', 'timeouts'] as const;
+const WRITABLE = ['name', 'access', 'protocol', 'upstreams', 'hosts', 'forward_authorization', 'timeouts', 'limits'] as const;
 /** Fields of the view that a body may carry back (GET, edit, PUT) and that are ignored. */
 const READ_ONLY = ['config_managed', 'default_host'] as const;
 const UNITS: readonly [string, number][] = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]];
@@ -48,6 +51,7 @@ export function deploymentView(spec: DeploymentSpec, configManaged: boolean, hos
     hosts: [...spec.hosts],
     forward_authorization: spec.forwardAuthorization,
     timeouts,
+    limits: limitsView(spec.limits),
     config_managed: configManaged,
     default_host: spec.name + hostSuffix,
   };
@@ -76,13 +80,25 @@ export function deploymentFromBody(name: string, value: unknown): DeploymentSpec
   const input: Record<string, unknown> = { name };
   for (const key of ['access', 'protocol', 'upstreams', 'hosts', 'timeouts'] as const) if (body[key] !== undefined) input[key] = body[key];
   if (body.forward_authorization !== undefined) input.forwardAuthorization = body.forward_authorization;
+  if (body.limits !== undefined) input.limits = limitsInput(body.limits);
   try {
     return validateDeployment(input);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    const field = err.path.replace(/^forwardAuthorization/, 'forward_authorization');
+    const field = err.path.replace(/^forwardAuthorization/, 'forward_authorization').replace(/^limits\.requestsPerMinute/, 'limits.requests_per_minute');
     throw new GatehouseError('invalid_field', { message: field + err.message.slice(err.path.length), field });
   }
+}
+
+/** The API's `limits` (snake_case; the config's `requestsPerMinute` is taken too) in the config's spelling. */
+function limitsInput(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const { requests_per_minute, ...rest } = value as Record<string, unknown>;
+  if (requests_per_minute === undefined) return value;
+  if (rest.requestsPerMinute !== undefined) {
+    throw new GatehouseError('invalid_field', { message: 'limits.requests_per_minute: given twice (requestsPerMinute is the same field)', field: 'limits.requests_per_minute' });
+  }
+  return { ...rest, requestsPerMinute: requests_per_minute };
 }
 
 /**
@@ -122,6 +138,6 @@ export function patchDeployment(current: DeploymentSpec, value: unknown): Deploy
 
 /** The writable body form of a stored Deployment. */
 function bodyOf(spec: DeploymentSpec): Record<string, unknown> {
-  const { name, access, protocol, upstreams, hosts, forward_authorization, timeouts } = deploymentView(spec, false, '');
-  return { name, access, protocol, upstreams, hosts, forward_authorization, timeouts };
+  const { name, access, protocol, upstreams, hosts, forward_authorization, timeouts, limits } = deploymentView(spec, false, '');
+  return { name, access, protocol, upstreams, hosts, forward_authorization, timeouts, limits };
 }

@@ -1,5 +1,6 @@
 import type { Protocol } from '../config/schema';
 import { GatehouseError, REFUSALS, isGatehouseError } from '../errors';
+import type { LimitGrant, Limiter } from '../limits/limiter';
 import type { Route } from '../routing/route-table';
 import type { TokenRecord } from '../store/types';
 import { parseBearer } from './bearer';
@@ -22,7 +23,12 @@ export interface AuthRequest {
 export type AllowReason = 'public' | 'internal' | 'token';
 
 export class Allowed {
-  constructor(readonly reason: AllowReason, readonly token: TokenRecord | null) {}
+  constructor(
+    readonly reason: AllowReason,
+    readonly token: TokenRecord | null,
+    /** Set when a limit applies: its answer fields, and the slot to release when the request ends. */
+    readonly limit: LimitGrant | null = null,
+  ) {}
 }
 
 const ALLOW_PUBLIC = new Allowed('public', null);
@@ -41,6 +47,7 @@ export class Decider {
     readonly hash: TokenHasher,
     private readonly limiter: FailedAuthLimiter,
     private readonly lastUsed: LastUsedRecorder,
+    private readonly limits: Limiter,
   ) {}
 
   decide(req: AuthRequest): Decision | Promise<Decision> {
@@ -65,12 +72,13 @@ export class Decider {
       return err as GatehouseError;
     }
     if (lookup instanceof Promise) {
-      return lookup.then((entry) => this.judge(entry, route.name, req.clientAddress), (err: GatehouseError) => err);
+      return lookup.then((entry) => this.judge(entry, route, req.clientAddress), (err: GatehouseError) => err);
     }
-    return this.judge(lookup, route.name, req.clientAddress);
+    return this.judge(lookup, route, req.clientAddress);
   }
 
-  private judge(entry: CacheEntry, deployment: string, clientAddress: string): Decision {
+  private judge(entry: CacheEntry, route: Route, clientAddress: string): Decision | Promise<Decision> {
+    const deployment = route.name;
     const now = Date.now();
     const token = usableToken(entry, now);
     if (token === null) return this.fail(clientAddress, entry.record?.id);
@@ -79,7 +87,11 @@ export class Decider {
       return new GatehouseError('insufficient_scope', { tokenId: token.id });
     }
     this.lastUsed.mark(token.id, now);
-    return new Allowed('token', token);
+    // Limits come last: a request refused for any other reason takes no share of them.
+    const limited = this.limits.check(token, route);
+    if (limited === null) return new Allowed('token', token);
+    if (limited instanceof Promise) return limited.then((verdict) => limitDecision(token, verdict));
+    return limitDecision(token, limited);
   }
 
   /** `tokenId`: a known token that is disabled or expired, named in the log line; unknown and malformed ones have none. */
@@ -87,6 +99,10 @@ export class Decider {
     this.limiter.recordFailure(clientAddress);
     return tokenId === undefined ? REFUSALS.invalidToken : new GatehouseError('invalid_token', { tokenId });
   }
+}
+
+function limitDecision(token: TokenRecord, verdict: LimitGrant | GatehouseError): Decision {
+  return verdict instanceof GatehouseError ? verdict : new Allowed('token', token, verdict);
 }
 
 /**

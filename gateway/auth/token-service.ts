@@ -1,4 +1,5 @@
 import { GatehouseError } from '../errors';
+import { limitsView, validateTokenLimits } from '../limits/limits';
 import type { Store, TokenRecord } from '../store/types';
 import { generateSecret, randomId } from './token-format';
 import type { TokenHasher } from './token-hash';
@@ -10,6 +11,7 @@ export interface TokenRequest {
   readonly user?: unknown;
   readonly developer?: unknown;
   readonly expires_at?: unknown;
+  readonly limits?: unknown;
   readonly owner: string;
 }
 
@@ -73,6 +75,7 @@ export async function createToken(
   const developer = request.developer === true;
   if (user === null && !developer) throw invalid('type', 'a token needs at least one type: user (with Deployments) or developer');
   const expiresAt = validateExpiresAt(request.expires_at);
+  const limits = validateTokenLimits(request.limits);
   const secret = generateSecret();
   const token: TokenRecord = {
     id: randomId('tok_'),
@@ -86,6 +89,7 @@ export async function createToken(
     disabled: false,
     user,
     developer,
+    ...(limits === null ? {} : { limits }),
   };
   await store.createToken(token);
   return { token, secret };
@@ -104,5 +108,6 @@ export function tokenView(token: TokenRecord): Record<string, unknown> {
     disabled: token.disabled,
     user: token.user ? { deployments: [...token.user.deployments] } : null,
     developer: token.developer,
+    limits: limitsView(token.limits),
   };
 }

@@ -2,6 +2,7 @@ import type { DeploymentJson } from '../admin/deployment-service';
 import { ApiClient } from './api-client';
 import type { AuditPage, Backend, DeploymentFields, NewToken, Rotated, TokenJson } from './backend';
 import type { Context } from './contexts';
+import type { LimitsJson } from './limit-flags';
 
 const segment = encodeURIComponent;
 
@@ -15,8 +16,8 @@ export class ApiBackend implements Backend {
   }
 
   createToken(request: NewToken): Promise<{ token: TokenJson; secret: string }> {
-    const { name, description, user, developer, expires_at } = request;
-    return this.client.call('POST', '/v1/tokens', { name, description, user, developer, expires_at });
+    const { name, description, user, developer, expires_at, limits } = request;
+    return this.client.call('POST', '/v1/tokens', { name, description, user, developer, expires_at, limits });
   }
 
   async listTokens(): Promise<TokenJson[]> {
@@ -32,6 +33,10 @@ export class ApiBackend implements Backend {
     // PATCH has no "404 as null" form: look first, so a missing id reads as such rather than as an API failure.
     if ((await this.client.maybe('GET', path)) === null) return null;
     return (await this.client.call<{ token: TokenJson }>('PATCH', path, { disabled })).token;
+  }
+
+  async setTokenLimits(id: string, limits: LimitsJson | null): Promise<TokenJson | null> {
+    return (await this.client.maybe<{ token: TokenJson }>('PATCH', `/v1/tokens/${segment(id)}`, { limits }))?.token ?? null;
   }
 
   /** An unknown token is the API's 404, whose message names it. */

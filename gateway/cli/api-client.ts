@@ -39,8 +39,8 @@ export class ApiClient {
   }
 
   /** Like `call`, but a 404 (no such token or Deployment) resolves to null. */
-  maybe<T>(method: 'GET' | 'DELETE', path: string): Promise<T | null> {
-    return this.send<T>(method, path, undefined, true);
+  maybe<T>(method: 'GET' | 'DELETE' | 'PATCH', path: string, body?: unknown): Promise<T | null> {
+    return this.send<T>(method, path, body, true);
   }
 
   close(): Promise<void> {

@@ -2,6 +2,7 @@ import type { DeploymentJson } from '../admin/deployment-service';
 import type { AuditEvent } from '../store/types';
 import { CommandError, UsageError } from './args';
 import { contextNamed } from './contexts';
+import type { LimitsJson } from './limit-flags';
 
 export type TokenJson = Record<string, unknown>;
 export type { DeploymentJson };
@@ -12,6 +13,7 @@ export interface NewToken {
   user?: { deployments: string[] };
   developer: boolean;
   expires_at?: string;
+  limits?: LimitsJson;
   /** Only with --config: API-made tokens belong to the caller. */
   owner?: string;
 }
@@ -47,6 +49,8 @@ export interface Backend {
   deleteToken(id: string): Promise<boolean>;
   /** Returns the updated token, or null when there is no such token. */
   setTokenDisabled(id: string, disabled: boolean): Promise<TokenJson | null>;
+  /** Replaces a token's limits (null: none); null when there is no such token. */
+  setTokenLimits(id: string, limits: LimitsJson | null): Promise<TokenJson | null>;
   /** Null when there is no such token. `overlap`: a duration string (default 0s). */
   rotateToken(id: string, overlap: string | undefined): Promise<Rotated | null>;
   listAudit(limit: number, before: string | undefined): Promise<AuditPage>;

@@ -14,6 +14,8 @@ import { isAuditId } from '../store/audit-id';
 import type { AuditAction, Store } from '../store/types';
 import { CommandError } from './args';
 import type { AuditPage, Backend, DeploymentFields, NewToken, Rotated, TokenJson } from './backend';
+import type { LimitsJson } from './limit-flags';
+import { validateTokenLimits } from '../limits/limits';
 
 /** A `--config` command's audit events: no token, no request, no client address (SPEC: actor `local`). */
 const LOCAL = { tokenId: null, user: 'local', requestId: null, clientAddress: null } as const;
@@ -84,6 +86,13 @@ class StoreBackend implements Backend {
     if (updated === null) return null;
     await this.audit('token.update', id);
     return tokenView(updated);
+  }
+
+  async setTokenLimits(id: string, limits: LimitsJson | null): Promise<TokenJson | null> {
+    const token = await refusing(async () => this.store.updateToken(id, { limits: validateTokenLimits(limits) }));
+    if (token === null) return null;
+    await this.audit('token.update', id);
+    return tokenView(token);
   }
 
   /** Config-managed ones first win a name clash, as in the gateway's route table. */

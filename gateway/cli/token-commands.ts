@@ -2,6 +2,7 @@ import { parseDuration } from '../config/duration';
 import { table, parse, required, UsageError, CommandError } from './args';
 import { backendFor, TARGET_FLAGS, TARGET_HELP, type Backend, type TokenJson } from './backend';
 import { runGroup, type CommandGroup } from './subcommands';
+import { describeLimits, limitsFromFlags, type LimitsJson } from './limit-flags';
 
 const TOKEN: CommandGroup = {
   name: 'token',
@@ -9,7 +10,8 @@ const TOKEN: CommandGroup = {
   subcommands: {
     create: {
       usage: `create --name N [--description D] [--user-deployment NAME]... [--developer]
-       [--expires-in 30d] [--owner U] [--json] [--config FILE | --context NAME]`,
+       [--expires-in 30d] [--rate 600/m] [--concurrent 4] [--owner U] [--json]
+       [--config FILE | --context NAME]`,
       summary: 'Creates a token and prints its secret (shown only this once).',
       flags: `  --name N                 the token's name
   --description D          free text
@@ -17,6 +19,9 @@ const TOKEN: CommandGroup = {
   --developer              may use the admin API, the CLI and the console
                            (at least one of --user-deployment and --developer)
   --expires-in DURATION    e.g. 30d, 12h, 90m (default: never)
+  --rate R                 requests per second, minute or hour (10/s, 600/m, 3600/h; a bare
+                           number is per minute), kept per minute
+  --concurrent N           requests and streams in progress at once
   --owner U                the owner's user name (only with --config)
   --json                   print the API's answer, {"token", "secret"}`,
       run: create,
@@ -30,6 +35,11 @@ const TOKEN: CommandGroup = {
       usage: 'delete ID|NAME [--config FILE | --context NAME]',
       summary: 'Deletes a token (by id, or by a name no other token has); its secret stops working everywhere within a second.',
       run: (argv) => change(argv, 'delete'),
+    },
+    update: {
+      usage: 'update ID [--rate 600/m|none] [--concurrent 4|none] [--json] [--config FILE | --context NAME]',
+      summary: "Changes a token's limits; a limit not named is kept, none removes it.",
+      run: update,
     },
     disable: {
       usage: 'disable ID|NAME [--config FILE | --context NAME]',
@@ -74,10 +84,13 @@ async function create(argv: string[]): Promise<number> {
     developer: { type: 'boolean' },
     'expires-in': { type: 'string' },
     owner: { type: 'string' },
+    rate: { type: 'string' },
+    concurrent: { type: 'string' },
     json: { type: 'boolean' },
     ...TARGET_FLAGS,
   });
   const name = required(values.name, '--name');
+  const limits = limitsFromFlags(values.rate, values.concurrent, false);
   if (values.owner !== undefined && values.config === undefined) {
     throw new UsageError('--owner applies only with --config: a token made through the admin API belongs to the caller');
   }
@@ -99,6 +112,7 @@ async function create(argv: string[]): Promise<number> {
       user: deployments?.length ? { deployments } : undefined,
       developer: values.developer === true,
       expires_at: expiresAt,
+      limits,
       owner: values.owner,
     });
     if (values.json) {
@@ -131,9 +145,9 @@ async function list(argv: string[]): Promise<number> {
       [t.user ? 'user' : '', t.developer ? 'developer' : ''].filter(Boolean).join('+'),
       (t.user as { deployments?: string[] } | null)?.deployments?.join(',') ?? '-',
       String(t.created_at), t.last_used_at ? String(t.last_used_at) : '-', t.expires_at ? String(t.expires_at) : 'never',
-      tokenStatus(t, now),
+      tokenStatus(t, now), describeLimits(t.limits),
     ]);
-    process.stdout.write(table(['ID', 'NAME', 'OWNER', 'TYPES', 'DEPLOYMENTS', 'CREATED', 'LAST USED', 'EXPIRES', 'STATUS'], rows));
+    process.stdout.write(table(['ID', 'NAME', 'OWNER', 'TYPES', 'DEPLOYMENTS', 'CREATED', 'LAST USED', 'EXPIRES', 'STATUS', 'LIMITS'], rows));
     return 0;
   });
 }
@@ -162,6 +176,24 @@ async function change(argv: string[], action: 'delete' | 'disable' | 'enable'): 
     const done = action === 'delete' ? await backend.deleteToken(id) : (await backend.setTokenDisabled(id, action === 'disable')) !== null;
     if (!done) throw new CommandError(`no token with id "${id}"; "gatehouse token list" shows the tokens`);
     process.stdout.write(`${action === 'delete' ? 'Deleted' : action === 'disable' ? 'Disabled' : 'Enabled'} token ${id}.\n`);
+    return 0;
+  });
+}
+
+async function update(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { rate: { type: 'string' }, concurrent: { type: 'string' }, json: { type: 'boolean' }, ...TARGET_FLAGS }, 1);
+  const id = positionals[0];
+  if (!id) throw new UsageError('missing token ID: gatehouse token update ID [--rate 600/m|none] [--concurrent 4|none]');
+  const change = limitsFromFlags(values.rate, values.concurrent, true);
+  if (change === undefined) throw new UsageError('nothing to change: give --rate and/or --concurrent');
+  return withBackend(values, async (backend) => {
+    const current = (await backend.listTokens()).find((t) => t.id === id);
+    if (current === undefined) throw new CommandError(`no token with id "${id}"`);
+    const merged = { ...((current.limits ?? {}) as LimitsJson), ...change };
+    const token = await backend.setTokenLimits(id, (merged.requests_per_minute ?? null) === null && (merged.concurrent ?? null) === null ? null : merged);
+    if (token === null) throw new CommandError(`no token with id "${id}"`);
+    if (values.json) process.stdout.write(JSON.stringify({ token }, null, 2) + '\n');
+    else process.stdout.write(`Updated token ${id}: limits ${describeLimits(token.limits)}.\n`);
     return 0;
   });
 }

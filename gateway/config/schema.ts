@@ -1,5 +1,7 @@
 /** The validated, frozen configuration. Durations are milliseconds. */
 
+import type { Limits } from '../limits/limits';
+
 export type AccessType = 'private' | 'protected' | 'public';
 export type Protocol = 'http' | 'grpc';
 export type ListenerKind = 'external' | 'internal' | 'admin';
@@ -35,6 +37,8 @@ export interface DeploymentSpec {
   readonly forwardAuthorization: boolean;
   /** Per-Deployment overrides of the global timeouts. */
   readonly timeouts: Partial<Timeouts>;
+  /** The default limits of every token calling it (a token's own win); absent when none. */
+  readonly limits?: Limits;
 }
 
 export type StoreConfig =

@@ -14,6 +14,7 @@ import {
   type Workers,
 } from './schema';
 import { parseCidr } from '../http/cidr';
+import { limitProblem, type Limits } from '../limits/limits';
 
 type Plain = Record<string, unknown>;
 
@@ -249,7 +250,7 @@ function readTimeouts(r: Reader, value: unknown, path: string): Partial<Timeouts
 
 /** Validates one Deployment; shared by the config file and the admin API. */
 export function readDeployment(r: Reader, value: unknown, path: string): DeploymentSpec {
-  const obj = r.object(value, path, ['name', 'access', 'protocol', 'upstreams', 'hosts', 'forwardAuthorization', 'timeouts']);
+  const obj = r.object(value, path, ['name', 'access', 'protocol', 'upstreams', 'hosts', 'forwardAuthorization', 'timeouts', 'limits']);
   const name = r.nonEmpty(obj.name, join(path, 'name'));
   if (!DEPLOYMENT_NAME.test(name)) throw new ConfigError(join(path, 'name'), `must be a DNS label ([a-z0-9-], at most 63 characters; got "${name}")`);
   const access = r.oneOf(obj.access, join(path, 'access'), ACCESS_TYPES);
@@ -273,7 +274,27 @@ export function readDeployment(r: Reader, value: unknown, path: string): Deploym
   });
   const forwardAuthorization = obj.forwardAuthorization === undefined ? false : r.boolean(obj.forwardAuthorization, join(path, 'forwardAuthorization'));
   const timeouts = readTimeouts(r, obj.timeouts, join(path, 'timeouts'));
-  return { name, access, protocol, upstreams, hosts, forwardAuthorization, timeouts };
+  const limits = readLimits(r, obj.limits, join(path, 'limits'));
+  return limits === undefined
+    ? { name, access, protocol, upstreams, hosts, forwardAuthorization, timeouts }
+    : { name, access, protocol, upstreams, hosts, forwardAuthorization, timeouts, limits };
+}
+
+/** A Deployment's default limits; undefined when none is set (absent, null or empty). */
+function readLimits(r: Reader, value: unknown, path: string): Limits | undefined {
+  if (value === undefined || value === null) return undefined;
+  const obj = r.object(value, path, ['requestsPerMinute', 'concurrent']);
+  const out: { requestsPerMinute?: number; concurrent?: number } = {};
+  for (const key of ['requestsPerMinute', 'concurrent'] as const) {
+    const raw = obj[key];
+    if (raw === undefined || raw === null) continue;
+    // A string is a number written through `${VAR}` expansion.
+    const n = typeof raw === 'string' ? Number(r.string(raw, join(path, key)).trim() || NaN) : raw;
+    const problem = limitProblem(n);
+    if (problem !== null) throw new ConfigError(join(path, key), `${problem} (got ${JSON.stringify(raw)})`);
+    out[key] = n as number;
+  }
+  return out.requestsPerMinute === undefined && out.concurrent === undefined ? undefined : out;
 }
 
 /** Validates a Deployment given as plain data (the admin API, the CLI). */

@@ -9,6 +9,9 @@ import type { Runtime } from '../runtime';
 import { forwardCall } from './grpc-forward';
 import { grpcRequestHeaders } from './grpc-headers';
 import { refuseCall } from './grpc-reply';
+import { addRateLimitFields } from '../http/refusal';
+import { releaseOnClose } from '../limits/release-on-close';
+import type { RateLimitFields } from '../limits/ratelimit-fields';
 
 type DataListener = 'external' | 'internal';
 export type GrpcCallHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
@@ -61,6 +64,8 @@ function proceed(
     line.token_id = decision.tokenId;
     return refuse(runtime, stream, line, decision, startedAt);
   }
+  // A call holds its concurrency slot while its stream is open.
+  releaseOnClose(stream, decision.limit);
   if (stream.destroyed) return record(runtime, line, 0, GrpcStatus.CANCELLED, 'client_aborted', startedAt);
   // The decision may have waited on the store: use the routes as they are now.
   const route = runtime.routes.get(line.deployment as string);
@@ -79,6 +84,7 @@ function proceed(
     upstreams,
     responseTimeout: route.timeouts.response,
     requestId: line.request_id,
+    responseHeaders: decision.limit === null ? undefined : rateLimitHeaders(decision.limit.fields),
     done: (result) => {
       runtime.inflight--;
       if (result.error !== undefined) line.error = describe(result.error);
@@ -87,6 +93,12 @@ function proceed(
       record(runtime, line, result.status, result.grpcStatus, result.outcome === 'ok' ? line.reason : result.outcome, startedAt);
     },
   });
+}
+
+function rateLimitHeaders(fields: RateLimitFields): Record<string, string> {
+  const headers: Record<string, string> = {};
+  addRateLimitFields(headers, fields);
+  return headers;
 }
 
 function refuse(runtime: Runtime, stream: ServerHttp2Stream, line: RequestLogLine, err: GatehouseError, startedAt: number): void {

@@ -48,6 +48,8 @@ export interface GrpcCall {
   /** ms until the upstream's response headers, then DEADLINE_EXCEEDED. */
   readonly responseTimeout: number;
   readonly requestId: string;
+  /** Set on the response headers the client gets (a limit's RateLimit fields). */
+  readonly responseHeaders?: OutgoingHttpHeaders;
   /** Called once, when the client's stream has closed. */
   readonly done: (result: GrpcCallResult) => void;
 }
@@ -176,6 +178,7 @@ class CallForwarding {
     if (client.destroyed || this.answered) return;
     this.status = Number(headers[':status']) || 0;
     const out = grpcResponseHeaders(headers, this.call.requestId);
+    if (this.call.responseHeaders !== undefined) Object.assign(out, this.call.responseHeaders);
     if (flags & NGHTTP2_FLAG_END_STREAM) {
       // Trailers-only: relay it as one HEADERS frame ending the stream, as the upstream sent it.
       this.upstreamDone = true;

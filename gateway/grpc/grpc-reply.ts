@@ -1,6 +1,7 @@
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { GatehouseError } from '../errors';
 import { neverIndexRequestId } from '../http/request-id';
+import { addRateLimitFields } from '../http/refusal';
 
 /** Bytes a grpc-message may carry as they are: printable ASCII except `%` (gRPC over HTTP/2, "Responses"). */
 const PLAIN = /^[\x20-\x24\x26-\x7e]*$/;
@@ -38,6 +39,7 @@ export function refuseCall(stream: ServerHttp2Stream, err: GatehouseError, reque
   if (stream.destroyed || stream.headersSent) return err.grpcStatus;
   const headers = statusHeaders(err.grpcStatus, err.message, requestId);
   if (err.retryAfter !== undefined) headers['retry-after'] = String(err.retryAfter);
+  if (err.rateLimit !== undefined) addRateLimitFields(headers, err.rateLimit);
   stream.respond(headers, { endStream: true });
   // Whatever the client still sends is unwanted; reading it keeps flow control from stalling the stream open.
   stream.resume();

@@ -7,7 +7,9 @@ import { clientAddress } from './client-address';
 import { CountedBody } from './counted-body';
 import { forward, type ResponseSink } from './forward';
 import { downstreamHeaders, forwardContext, upstreamHeaders } from './forward-headers';
-import { refusalResponse } from './refusal';
+import { addRateLimitFields, refusalResponse } from './refusal';
+import { releaseOnClose } from '../limits/release-on-close';
+import type { RateLimitFields } from '../limits/ratelimit-fields';
 import { neverIndexRequestId, requestIdFrom } from './request-id';
 
 type DataListener = 'external' | 'internal';
@@ -61,6 +63,8 @@ function proceed(
     if (decision.cause !== undefined) runtime.log.error({ request_id: line.request_id, err: decision.cause }, 'refused: %s', decision.code);
     return done(runtime, line, sink.status, decision.code, startedAt);
   }
+  releaseOnClose(stream, decision.limit);
+  sink.rateLimit = decision.limit?.fields;
   if (stream.destroyed) return done(runtime, line, 0, 'client_aborted', startedAt);
   // The Deployment may have been deleted while the decision waited on the store.
   const route = runtime.routes.get(line.deployment as string);
@@ -129,6 +133,8 @@ const OUT_HIGH_WATER = 256 * 1024;
 
 export class H2Sink implements ResponseSink {
   status = 0;
+  /** An allowed request under a limit: its answer carries the fields. */
+  rateLimit: RateLimitFields | undefined;
   private ended = false;
   private trailersAnnounced = false;
   constructor(private readonly stream: ServerHttp2Stream, private readonly requestId: string, private readonly runtime: Runtime) {}
@@ -148,6 +154,7 @@ export class H2Sink implements ResponseSink {
       // which turned a served response into a 502. Node's HTTP/1 parser keeps the first; so do we.
       out[name] = Array.isArray(value) && SINGLE_VALUE.has(name) ? value[0] : value;
     }
+    if (this.rateLimit !== undefined) addRateLimitFields(out, this.rateLimit);
     // Trailers need the stream held open after the body; an upstream announces them with Trailer.
     this.trailersAnnounced = out.trailer !== undefined;
     this.stream.respond(neverIndexRequestId(out), { waitForTrailers: this.trailersAnnounced });

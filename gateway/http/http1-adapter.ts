@@ -8,7 +8,9 @@ import { clientAddress } from './client-address';
 import { CountedBody } from './counted-body';
 import { forward, type ResponseSink } from './forward';
 import { downstreamHeaders, forwardContext, hasFields, upstreamHeaders } from './forward-headers';
-import { refusalResponse } from './refusal';
+import { addRateLimitFields, refusalResponse } from './refusal';
+import { releaseOnClose } from '../limits/release-on-close';
+import type { RateLimitFields } from '../limits/ratelimit-fields';
 import { requestIdFrom } from './request-id';
 
 type DataListener = 'external' | 'internal';
@@ -43,6 +45,8 @@ function proceed(runtime: Runtime, req: IncomingMessage, res: ServerResponse, si
     if (decision.cause !== undefined) runtime.log.error({ request_id: line.request_id, err: decision.cause }, 'refused: %s', decision.code);
     return finish(runtime, line, sink, decision.code, startedAt);
   }
+  releaseOnClose(res, decision.limit);
+  sink.rateLimit = decision.limit?.fields;
   if (res.destroyed) return finish(runtime, line, sink, 'client_aborted', startedAt);
   // The Deployment may have been deleted while the decision waited on the store.
   const route = runtime.routes.get(line.deployment as string);
@@ -126,6 +130,8 @@ function bodyOf(req: IncomingMessage): CountedBody | null {
 
 class Http1Sink implements ResponseSink {
   status = 0;
+  /** An allowed request under a limit: its answer carries the fields. */
+  rateLimit: RateLimitFields | undefined;
   constructor(private readonly res: ServerResponse, private readonly requestId: string, private readonly runtime: Runtime) {}
 
   get headersSent(): boolean {
@@ -138,6 +144,7 @@ class Http1Sink implements ResponseSink {
     // Node throws on a Trailer header in a response it will not send chunked (HEAD, 204, HTTP/1.0,
     // a Content-Length): the trailers themselves go out whenever the framing allows (see end).
     if (headers.trailer !== undefined) delete headers.trailer;
+    if (this.rateLimit !== undefined) addRateLimitFields(headers, this.rateLimit);
     this.res.writeHead(status, headers);
   }
 

@@ -1,5 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { GatehouseError } from '../errors';
+import type { RateLimitFields } from '../limits/ratelimit-fields';
 
 /** RFC 6750 challenges, built once per organization. */
 export class Challenges {
@@ -38,5 +39,12 @@ export function refusalResponse(err: GatehouseError, requestId: string, challeng
   else if (err.code === 'invalid_token') headers['www-authenticate'] = challenges.invalid;
   else if (err.code === 'insufficient_scope') headers['www-authenticate'] = challenges.scope;
   if (err.retryAfter !== undefined) headers['retry-after'] = String(err.retryAfter);
+  if (err.rateLimit !== undefined) addRateLimitFields(headers, err.rateLimit);
   return { status: err.httpStatus, headers, body };
+}
+
+/** `RateLimit-Policy` and, when the store answered, `RateLimit` (a check that failed open knows no state). */
+export function addRateLimitFields(headers: Record<string, unknown>, fields: RateLimitFields): void {
+  headers['ratelimit-policy'] = fields.policy;
+  if (fields.state !== '') headers.ratelimit = fields.state;
 }

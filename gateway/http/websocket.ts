@@ -9,7 +9,9 @@ import type { RequestLogLine } from '../log';
 import type { Runtime } from '../runtime';
 import { clientAddress } from './client-address';
 import { forwardContext, upstreamHeaders } from './forward-headers';
-import { refusalResponse } from './refusal';
+import { addRateLimitFields, refusalResponse } from './refusal';
+import { releaseOnClose } from '../limits/release-on-close';
+import type { RateLimitFields } from '../limits/ratelimit-fields';
 import { requestIdFrom } from './request-id';
 import { upstreamError } from './upstream-errors';
 
@@ -20,7 +22,7 @@ import { upstreamError } from './upstream-errors';
 export function upgradeHandler(runtime: Runtime, listener: 'external' | 'internal') {
   const proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, changeOrigin: true });
   /** Per request: its handshake deadline (http-proxy has none of its own for ws) and its log line. */
-  const handshakes = new WeakMap<IncomingMessage, { readonly ms: number; readonly line: RequestLogLine }>();
+  const handshakes = new WeakMap<IncomingMessage, { readonly ms: number; readonly line: RequestLogLine; readonly rateLimit: RateLimitFields | undefined }>();
   proxy.on('proxyReqWs', (proxyReq, req) => {
     const handshake = handshakes.get(req);
     if (handshake !== undefined) proxyReq.setTimeout(handshake.ms, () => proxyReq.destroy(HANDSHAKE_TIMEOUT));
@@ -29,6 +31,7 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
     const requestId = req.headers['x-request-id'];
     const stamp = (res: IncomingMessage): void => {
       if (typeof requestId === 'string') res.headers['x-request-id'] = requestId;
+      if (handshake?.rateLimit !== undefined) addRateLimitFields(res.headers, handshake.rateLimit);
     };
     // An upstream declining the upgrade has its answer relayed as it is: the log says which.
     proxyReq.once('response', (res: IncomingMessage) => {
@@ -70,6 +73,8 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
         line.token_id = d.tokenId;
         return runtime.record(line, startedAt);
       }
+      // An open WebSocket holds one concurrency slot until its socket closes.
+      releaseOnClose(socket, d.limit);
       if (socket.destroyed) {
         line.reason = 'client_aborted';
         return runtime.record(line, startedAt);
@@ -81,7 +86,7 @@ export function upgradeHandler(runtime: Runtime, listener: 'external' | 'interna
       line.token_id = d.token?.id;
       rewriteHeaders(req, runtime, line, current.spec.forwardAuthorization);
       const index = current.upstreams.pick();
-      handshakes.set(req, { ms: current.timeouts.connect + current.timeouts.response, line });
+      handshakes.set(req, { ms: current.timeouts.connect + current.timeouts.response, line, rateLimit: d.limit?.fields });
       // What the client was sent before the proxy began: more means the 101 went out.
       const sentBefore = (socket as Socket).bytesWritten ?? 0;
       const readBefore = (socket as Socket).bytesRead ?? 0;

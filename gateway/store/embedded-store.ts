@@ -2,6 +2,9 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DeploymentSpec } from '../config/schema';
+import type { Limits } from '../limits/limits';
+import { EmbeddedLimitStore } from '../limits/embedded-limits';
+import type { LimitStore } from '../limits/limit-store';
 import { EmbeddedAudit } from './embedded-audit';
 import { EmbeddedUsage } from './embedded-usage';
 import {
@@ -53,19 +56,19 @@ CREATE TABLE IF NOT EXISTS token_previous (id TEXT PRIMARY KEY, hash TEXT NOT NU
 interface TokenRow {
   id: string; hash: string; name: string; description: string; owner: string;
   created_at: string; expires_at: string | null; last_used_at: string | null;
-  disabled: number; user_deployments: string | null; developer: number;
+  disabled: number; user_deployments: string | null; developer: number; limits: string | null;
 }
 interface ChangeRow { seq: number; kind: string; key: string; hash: string | null }
 interface Change { kind: 'token' | 'deployment'; key: string; hash: string | null }
 
-const TOKEN_COLUMNS = 'id, hash, name, description, owner, created_at, expires_at, last_used_at, disabled, user_deployments, developer';
+const TOKEN_COLUMNS = 'id, hash, name, description, owner, created_at, expires_at, last_used_at, disabled, user_deployments, developer, limits';
 
 function toRow(r: TokenRecord): TokenRow {
   return {
     id: r.id, hash: r.hash, name: r.name, description: r.description, owner: r.owner,
     created_at: r.createdAt, expires_at: r.expiresAt, last_used_at: r.lastUsedAt,
     disabled: r.disabled ? 1 : 0, user_deployments: r.user ? JSON.stringify(r.user.deployments) : null,
-    developer: r.developer ? 1 : 0,
+    developer: r.developer ? 1 : 0, limits: r.limits ? JSON.stringify(r.limits) : null,
   };
 }
 
@@ -75,7 +78,14 @@ function fromRow(r: TokenRow): TokenRecord {
     createdAt: r.created_at, expiresAt: r.expires_at, lastUsedAt: r.last_used_at,
     disabled: r.disabled === 1, developer: r.developer === 1,
     user: r.user_deployments === null ? null : { deployments: JSON.parse(r.user_deployments) as string[] },
+    ...(r.limits === null ? {} : { limits: JSON.parse(r.limits) as Limits }),
   };
+}
+
+/** A file made before tokens had limits gets the column (NULL: no limits of its own). */
+function addTokenLimitsColumn(db: Database.Database): void {
+  const columns = db.prepare<[], { name: string }>('PRAGMA table_info(tokens)').all();
+  if (!columns.some((c) => c.name === 'limits')) db.exec('ALTER TABLE tokens ADD COLUMN limits TEXT');
 }
 
 /**
@@ -115,7 +125,7 @@ export class EmbeddedStore implements Store {
   private readonly audit: EmbeddedAudit;
 
   /** Opens (creating if needed, with its folder) the database file at `path`. */
-  constructor(path: string, options: EmbeddedStoreOptions = {}) {
+  constructor(private readonly path: string, options: EmbeddedStoreOptions = {}) {
     const busyTimeout = options.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
     try {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -126,6 +136,7 @@ export class EmbeddedStore implements Store {
       this.db.pragma('synchronous = NORMAL');
       const tables = this.db.transaction(() => {
         this.db.exec(SCHEMA);
+        addTokenLimitsColumn(this.db);
         return { usage: new EmbeddedUsage(this.db), audit: new EmbeddedAudit(this.db) };
       }).immediate();
       this.usage = tables.usage;
@@ -147,9 +158,9 @@ export class EmbeddedStore implements Store {
       setHash: db.prepare<[string, string]>('UPDATE tokens SET hash = ? WHERE id = ?'),
       allTokens: db.prepare<[], TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id`),
       insertToken: db.prepare<[TokenRow]>(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES
-        (@id, @hash, @name, @description, @owner, @created_at, @expires_at, @last_used_at, @disabled, @user_deployments, @developer)`),
+        (@id, @hash, @name, @description, @owner, @created_at, @expires_at, @last_used_at, @disabled, @user_deployments, @developer, @limits)`),
       updateToken: db.prepare<[TokenRow]>(`UPDATE tokens SET name = @name, description = @description,
-        expires_at = @expires_at, disabled = @disabled, user_deployments = @user_deployments, developer = @developer WHERE id = @id`),
+        expires_at = @expires_at, disabled = @disabled, user_deployments = @user_deployments, developer = @developer, limits = @limits WHERE id = @id`),
       deleteToken: db.prepare<[string]>('DELETE FROM tokens WHERE id = ?'),
       // Several processes flush last use; keeping the latest makes the order of flushes irrelevant.
       touch: db.prepare<[string, string, string]>(
@@ -278,6 +289,11 @@ export class EmbeddedStore implements Store {
       this.sql.claimMeta.run('pepper_fingerprint', fingerprint);
       return this.sql.meta.get('pepper_fingerprint') ?? fingerprint;
     }).immediate());
+  }
+
+  /** Counters in the same file, so every process on the host shares them. */
+  limitStore(holder: string, leaseMs: number): LimitStore {
+    return new EmbeddedLimitStore(this.path, holder, leaseMs);
   }
 
   async ping(): Promise<void> {

@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto';
 import Redis, { type RedisOptions } from 'ioredis';
 import type { DeploymentSpec, StoreConfig } from '../config/schema';
+import type { LimitStore } from '../limits/limit-store';
+import { RedisLimitStore } from '../limits/redis-limits';
 import { RedisAudit } from './redis-audit';
 import { RedisUsage } from './redis-usage';
 import {
@@ -129,8 +132,11 @@ const byCreation = (a: TokenRecord, b: TokenRecord): number =>
 /**
  * The shared store for many gateway processes. Keys (under the configured prefix):
  * `token:hash:<hash>` the record JSON (so the hot-path lookup is one GET),
- * `token:ids` a HASH id -> hash, `token:pepper-fingerprint` the pepper's
- * fingerprint, `deployments` a HASH name -> spec JSON, and the pub/sub channel `events`.
+ * `token:ids` a HASH id -> hash, `token:pepper-fingerprint` the pepper's fingerprint,
+ * `deployments` a HASH name -> spec JSON,
+ * `limits:{<token id>}:<scope>` a HASH of one token's limit counters (scope
+ * '' for its own limits, else the Deployment whose defaults apply), and the
+ * pub/sub channel `events`.
  *
  * Built to fail fast: with Redis down every call rejects at once with
  * {@link StoreUnavailableError} (no offline queue, no retries of a command),
@@ -143,10 +149,12 @@ export class RedisStore implements Store {
   private readonly listeners: Array<(event: StoreEvent) => void> = [];
   private readonly key: {
     readonly ids: string; readonly tokenByHash: string; readonly pepperFingerprint: string; readonly deployments: string; readonly channel: string;
-    readonly usage: string; readonly audit: string;
+    readonly usage: string; readonly audit: string; readonly limits: string;
   };
   private readonly usage: RedisUsage;
   private readonly audit: RedisAudit;
+  /** SHA1 of each script run with evalCached. */
+  private readonly shas = new Map<string, string>();
   private subscribedOnce = false;
   /** Set when `connect` has returned: a subscription made after that may have missed changes. */
   private handedOut = false;
@@ -174,7 +182,7 @@ export class RedisStore implements Store {
     const p = config.prefix;
     this.key = {
       ids: `${p}token:ids`, tokenByHash: `${p}token:hash:`, pepperFingerprint: `${p}token:pepper-fingerprint`,
-      deployments: `${p}deployments`, channel: `${p}events`, usage: `${p}usage:`, audit: `${p}audit`,
+      deployments: `${p}deployments`, channel: `${p}events`, usage: `${p}usage:`, audit: `${p}audit`, limits: `${p}limits:`,
     };
     const onError = options.onError ?? (() => {});
     const common: RedisOptions = {
@@ -336,6 +344,16 @@ export class RedisStore implements Store {
     return String(await this.call(this.redis.eval(CLAIM, 1, this.key.pepperFingerprint, fingerprint)));
   }
 
+  /** Every key of one token's counters carries `{<token id>}`: one hash slot, so one script may touch them all. */
+  limitStore(holder: string, leaseMs: number): LimitStore {
+    return new RedisLimitStore({
+      key: (tokenId, scope) => `${this.key.limits}{${tokenId}}:${scope}`,
+      run: (script, keys, args) => this.call(this.evalCached(script, keys, args)),
+      holder,
+      leaseMs,
+    });
+  }
+
   async ping(): Promise<void> {
     await this.call(this.redis.ping());
   }
@@ -373,6 +391,23 @@ export class RedisStore implements Store {
 
   private async eval(script: string, keys: readonly string[], args: readonly string[]): Promise<number> {
     return Number(await this.call(this.redis.eval(script, keys.length, ...keys, ...args)));
+  }
+
+  /**
+   * EVALSHA, and EVAL when Redis does not have the script (a restart, a failover): the
+   * hot path's scripts run once per limited request, and their text is most of the command.
+   */
+  private async evalCached(script: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    let sha = this.shas.get(script);
+    if (sha === undefined) this.shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
+    try {
+      return await this.redis.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (err instanceof Error && err.name === 'ReplyError' && err.message.startsWith('NOSCRIPT')) {
+        return this.redis.eval(script, keys.length, ...keys, ...args);
+      }
+      throw err;
+    }
   }
 
   private async readRaw(id: string): Promise<{ id: string; hash: string; json: string } | null> {

@@ -1,4 +1,6 @@
 import type { DeploymentSpec } from '../config/schema';
+import type { Limits } from '../limits/limits';
+import type { LimitStore } from '../limits/limit-store';
 
 /** A token as stored. `hash` is the keyed hash of the secret; the secret itself is never stored. */
 export interface TokenRecord {
@@ -15,6 +17,8 @@ export interface TokenRecord {
   /** User type: the protected Deployments it opens (`"*"`: all); null when not a user token. */
   readonly user: { readonly deployments: readonly string[] } | null;
   readonly developer: boolean;
+  /** Its own rate and concurrency limits; absent or null when it has none (the Deployment's apply). */
+  readonly limits?: Limits | null;
 }
 
 /** A token's requests in one minute on one listener with one status class, as counted and stored. */
@@ -47,7 +51,7 @@ export interface AuditEvent {
   readonly client_address: string | null;
 }
 
-export type TokenPatch = Partial<Pick<TokenRecord, 'name' | 'description' | 'disabled' | 'expiresAt' | 'user' | 'developer'>>;
+export type TokenPatch = Partial<Pick<TokenRecord, 'name' | 'description' | 'disabled' | 'expiresAt' | 'user' | 'developer' | 'limits'>>;
 
 /**
  * What changed in a shared store, as seen by every process using it.
@@ -107,6 +111,13 @@ export interface Store {
    * answers the one kept, which the caller compares with its own.
    */
   claimPepperFingerprint(fingerprint: string): Promise<string>;
+  /**
+   * The rate and concurrency counters kept beside the tokens, shared as the
+   * tokens are. `holder` names this process's slots; they lapse `leaseMs`
+   * after it last renewed them.
+   */
+  limitStore(holder: string, leaseMs: number): LimitStore;
+
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
   /** Starts delivering StoreEvents from every process sharing the store. */
@@ -133,7 +144,7 @@ export class StoreUnavailableError extends Error {
 export function applyTokenPatch(record: TokenRecord, patch: TokenPatch): TokenRecord {
   const pick = <K extends keyof TokenPatch>(key: K): TokenRecord[K] =>
     patch[key] === undefined ? record[key] : (patch[key] as TokenRecord[K]);
-  return {
+  const next: { -readonly [K in keyof TokenRecord]: TokenRecord[K] } = {
     ...record,
     name: pick('name'),
     description: pick('description'),
@@ -142,4 +153,9 @@ export function applyTokenPatch(record: TokenRecord, patch: TokenPatch): TokenRe
     user: pick('user'),
     developer: pick('developer'),
   };
+  // A token without limits has no `limits` key at all, as one made before limits existed.
+  const limits = pick('limits');
+  if (limits === null || limits === undefined) delete next.limits;
+  else next.limits = limits;
+  return next;
 }

@@ -204,7 +204,7 @@ t.test('Deployments: config-managed ones are 409, store-managed ones change the 
   const guarded = await api(gw, dev, 'GET', '/v1/deployments/guarded');
   t.same(guarded.json(), { deployment: {
     name: 'guarded', access: 'protected', protocol: 'http', upstreams: [up.url], hosts: [], forward_authorization: false,
-    timeouts: {}, config_managed: true, default_host: hostOf('guarded'),
+    timeouts: {}, limits: null, config_managed: true, default_host: hostOf('guarded'),
   } });
   for (const method of ['PUT', 'PATCH', 'DELETE']) {
     const r = await api(gw, dev, method, '/v1/deployments/guarded', { access: 'public', upstreams: [up.url] });

@@ -31,7 +31,7 @@ const call = async (gw: TestGateway, secret: string): Promise<number> =>
 t.test('rotation: same token, a new secret; the old one works for the overlap, then nowhere', async (t) => {
   const { a, api, replicas } = await setup(t);
   const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
-  const { secret: old, token } = await a.mint({ user: ['guarded'], expiresAt, name: 'rolled' });
+  const { secret: old, token } = await a.mint({ user: ['guarded'], expiresAt, name: 'rolled', limits: { concurrent: 50 } });
   for (const gw of replicas) t.equal(await call(gw, old), 200, 'accepted (and cached) before the rotation');
 
   const res = await api('POST', `/v1/tokens/${token.id}/rotate`, { overlap: '3s' });
@@ -43,7 +43,8 @@ t.test('rotation: same token, a new secret; the old one works for the overlap, t
   t.same(body.token, {
     id: token.id, name: 'rolled', description: '', owner: 'tester', created_at: token.createdAt, expires_at: expiresAt,
     last_used_at: body.token.last_used_at, disabled: false, user: { deployments: ['guarded'] }, developer: false,
-  }, 'same id, scopes and expiry');
+    limits: { requests_per_minute: null, concurrent: 50 },
+  }, 'same id, scopes, limits and expiry');
   const until = Date.parse(body.previous_secret_valid_until);
   t.ok(Math.abs(until - (rotatedAt + 3_000)) < 1_000, 'the answer says when the old secret stops');
 

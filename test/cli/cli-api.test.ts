@@ -88,7 +88,7 @@ t.test('the CLI through the admin API of a logged-in context', async (t) => {
     cli('deployment', 'apply', 'extra', '--access', 'private'),
   ]);
   t.equal(tokens.code, 0);
-  t.match(tokens.stdout, /^ID +NAME +OWNER +TYPES +DEPLOYMENTS +CREATED +LAST USED +EXPIRES +STATUS\n/);
+  t.match(tokens.stdout, /^ID +NAME +OWNER +TYPES +DEPLOYMENTS +CREATED +LAST USED +EXPIRES +STATUS +LIMITS\n/);
   t.match(tokens.stdout, /\n\S+ +from cli +alice +user +guarded /, 'a row per token');
   t.notOk(tokens.stdout.includes(made.secret), 'no secret in the list');
   t.equal(deleted.code, 0, deleted.stderr);

@@ -108,13 +108,13 @@ t.test('token commands with --config, next to a running gateway on the same embe
       t.equal((run.stdout.match(SECRET) ?? []).length, 0, `${what}: no secret`);
       for (const hash of hashes) t.notOk(run.stdout.includes(hash), `${what}: no hash`);
     }
-    t.match(listed.stdout, /^ID +NAME +OWNER +TYPES +DEPLOYMENTS +CREATED +LAST USED +EXPIRES +STATUS\n/);
-    t.match(listed.stdout, /\ntok_\w+ +ci +\S+ +user +guarded +\S+ +\S+ +never +active\n/);
+    t.match(listed.stdout, /^ID +NAME +OWNER +TYPES +DEPLOYMENTS +CREATED +LAST USED +EXPIRES +STATUS +LIMITS\n/);
+    t.match(listed.stdout, /\ntok_\w+ +ci +\S+ +user +guarded +\S+ +\S+ +never +active +-\n/);
     t.match(listed.stdout, /\ntok_\w+ +ops +root +user\+developer +\* +/);
     const { tokens } = JSON.parse(listedJson.stdout) as { tokens: Array<Record<string, unknown>> };
     t.same(tokens.map((tok) => tok.name).sort(), ['ci', 'ops']);
     for (const tok of tokens) {
-      t.same(Object.keys(tok).sort(), ['created_at', 'description', 'developer', 'disabled', 'expires_at', 'id', 'last_used_at', 'name', 'owner', 'user']);
+      t.same(Object.keys(tok).sort(), ['created_at', 'description', 'developer', 'disabled', 'expires_at', 'id', 'last_used_at', 'limits', 'name', 'owner', 'user']);
     }
   });
 

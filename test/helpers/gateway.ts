@@ -35,6 +35,7 @@ export interface DeploymentInput {
   hosts?: string[];
   forwardAuthorization?: boolean;
   timeouts?: Record<string, string>;
+  limits?: { requestsPerMinute?: number; concurrent?: number };
 }
 
 export interface GatewayOptions {
@@ -47,6 +48,8 @@ export interface GatewayOptions {
   extra?: Record<string, unknown>;
   /** Directory for the config file and embedded db (default: a fresh temp dir). */
   dir?: string;
+  /** How long the gateway's concurrency slots outlive it (startGateway only). */
+  limitLeaseMs?: number;
 }
 
 /** Writes a config file with every listener on port 0; returns its path. */
@@ -90,7 +93,7 @@ export interface TestGateway {
   readonly logs: Record<string, unknown>[];
   readonly rawLog: () => string;
   /** Creates a token in the gateway's store; returns the secret and the record. */
-  mint(input: { name?: string; user?: string[]; developer?: boolean; expiresAt?: string; owner?: string }): Promise<{ secret: string; token: TokenRecord }>;
+  mint(input: MintInput): Promise<{ secret: string; token: TokenRecord }>;
   stop(): Promise<void>;
 }
 
@@ -107,7 +110,7 @@ export async function startGateway(t: Teardown, options: GatewayOptions): Promis
       done();
     },
   });
-  const gateway = await Gateway.start(loadConfig(file), { logger: createLogger('info', sink) });
+  const gateway = await Gateway.start(loadConfig(file), { logger: createLogger('info', sink), limitLeaseMs: options.limitLeaseMs });
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -134,10 +137,17 @@ export async function startGateway(t: Teardown, options: GatewayOptions): Promis
 }
 
 /** Creates a token directly in a running gateway's store. */
-export async function mintToken(
-  gateway: Gateway,
-  input: { name?: string; user?: string[]; developer?: boolean; expiresAt?: string; owner?: string },
-): Promise<{ secret: string; token: TokenRecord }> {
+export interface MintInput {
+  name?: string;
+  user?: string[];
+  developer?: boolean;
+  expiresAt?: string;
+  owner?: string;
+  /** As the admin API takes them: `{requests_per_minute, concurrent}`. */
+  limits?: { requests_per_minute?: number; concurrent?: number };
+}
+
+export async function mintToken(gateway: Gateway, input: MintInput): Promise<{ secret: string; token: TokenRecord }> {
   const { runtime } = gateway;
   const known = new Set([...runtime.routes.routes()].map((r) => r.name));
   return createToken(runtime.store, tokenHasher(PEPPER), {
@@ -145,6 +155,7 @@ export async function mintToken(
     user: input.user ? { deployments: input.user } : undefined,
     developer: input.developer ?? false,
     expires_at: input.expiresAt,
+    limits: input.limits,
     owner: input.owner ?? 'tester',
   }, known);
 }
