@@ -94,7 +94,8 @@ t.test('against a running gateway', async (t) => {
     t.equal(disabled.code, 0, disabled.stderr);
     t.equal(disabled.stdout, `Disabled token ${cycled.token.id}.\n`);
     const rows = (await cli('token', 'list')).stdout.split('\n');
-    const status = (name: string): string | undefined => rows.find((r) => r.includes(` ${name} `))?.trim().split(/\s+/).at(-1);
+    // STATUS, before LIMITS.
+    const status = (name: string): string | undefined => rows.find((r) => r.includes(` ${name} `))?.trim().split(/\s+/).at(-2);
     t.equal(status('short-lived'), 'expired');
     t.equal(status('cycled'), 'disabled');
     t.equal(status('ops'), 'active');
