@@ -1,15 +1,16 @@
 /**
- * `npm run bench [-- --only http|grpc|h2load|propagation|workers|limits]`: the HTTP table (wrk
- * against upstream, naive proxy, the platform floors and Gatehouse), then the gRPC rows (grpc-js
- * client), the gRPC unary rows with h2load as the client, the propagation figures,
- * Gatehouse with 1 and 2 workers against nginx with as many, and the limits rows (cost of a
- * check; fleet accuracy, BENCH_FLEET_SECONDS, 60).
+ * `npm run bench [-- --only http|grpc|h2load|propagation|workers|limits|failover]` (or a section's name
+ * alone): the HTTP table (wrk against upstream, naive proxy, the platform floors and Gatehouse),
+ * then the gRPC rows (grpc-js client), the gRPC unary rows with h2load as the client, the
+ * propagation figures, Gatehouse with 1 and 2 workers against nginx with as many, the limits rows (cost of a
+ * check; fleet accuracy, BENCH_FLEET_SECONDS, 60) and the Sentinel failover figures.
  *
  * Environment: BENCH_ROUNDS (5), BENCH_SECONDS (5), BENCH_WARMUP (3 s per row),
  * BENCH_CONNECTIONS (50), BENCH_ROWS (comma-separated row ids, default all),
  * BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
 import { spawnSync } from 'node:child_process';
+import { printFailover, runFailoverBench } from './failover-bench';
 import { runGrpcBench } from './grpc-bench';
 import { runH2loadBench } from './h2load-bench';
 import { formatHttpReport, ROW_IDS, runHttpBench, type RowId } from './http-bench';
@@ -18,7 +19,7 @@ import { runPropagationBench } from './propagation-bench';
 import { printLatency, printRows } from './table';
 import { formatWorkersReport, runWorkersBench } from './workers-bench';
 
-const SECTIONS = ['http', 'grpc', 'h2load', 'propagation', 'workers', 'limits'] as const;
+const SECTIONS = ['http', 'grpc', 'h2load', 'propagation', 'workers', 'limits', 'failover'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -35,7 +36,8 @@ function sectionsFromArgs(argv: readonly string[]): Section[] {
     const arg = argv[i];
     if (arg === '--only') only.push(argv[++i] ?? '');
     else if (arg.startsWith('--only=')) only.push(arg.slice('--only='.length));
-    else throw new Error(`unknown argument "${arg}" (usage: npm run bench -- [--only http|grpc|h2load|propagation|workers|limits])`);
+    else if ((SECTIONS as readonly string[]).includes(arg)) only.push(arg); // `node dist/bench/run.js failover`
+    else throw new Error(`unknown argument "${arg}" (usage: npm run bench -- [--only ${SECTIONS.join('|')}])`);
   }
   const names = only.flatMap((o) => o.split(','));
   for (const name of names) {
@@ -106,6 +108,7 @@ async function main(): Promise<number> {
     });
     process.stdout.write(`\n${formatWorkersReport(result)}\n`);
   }
+  if (sections.includes('failover')) printFailover(await runFailoverBench());
   return 0;
 }
 

@@ -58,19 +58,24 @@ export class Gateway {
     const log = options.logger ?? createLogger(config.log.level);
     if (config.tokens.pepper === '') log.warn('tokens.pepper is empty: stored token hashes are unkeyed; set GATEHOUSE_PEPPER');
     let lastStoreError = 0;
+    const link = options.workers;
+    const metrics = new Metrics(link && (() => link.hostMetrics()));
+    link?.exposeMetrics(metrics.registry);
+    const storeKey = storeKeyPath(config.store);
     const store = await openStore(config.store, {
       // ioredis reports every failed reconnect; one line per 10 s is enough to see an outage.
       onError: (err) => {
         const now = Date.now();
         if (now - lastStoreError < 10_000) return;
         lastStoreError = now;
-        log.error({ err: err.message }, 'token store connection failed; retrying');
+        log.error({ key: storeKey, err: err.message }, `token store connection failed (${storeKey}); retrying`);
+      },
+      onConnectionEvent: (event) => {
+        metrics.storeConnectionEvents.inc({ event });
+        log.warn({ key: storeKey, event }, event === 'failover' ? 'token store failover: another primary answers' : 'token store connection is back');
       },
     });
     const pepperChecked = await pepperCheckedNow(store, config);
-    const link = options.workers;
-    const metrics = new Metrics(link && (() => link.hostMetrics()));
-    link?.exposeMetrics(metrics.registry);
     const cache = new TokenCache(store, config.cache, metrics.cacheObserver());
     const limiter = link ? link.failedAuthLimiter(config.failedAuth.perMinute) : new FailedAuthLimiter(config.failedAuth.perMinute);
     const lastUsed = new LastUsedRecorder(store, (err) => log.warn({ err }, 'could not record token last use'));
@@ -227,7 +232,7 @@ export class Gateway {
       runtime.cache.evict(event.hash);
       return;
     }
-    if (event.kind === 'reset') runtime.cache.clear();
+    if (event.kind === 'reset') runtime.cache.expireAll();
     void this.refreshDeployments();
   }
 
@@ -306,6 +311,12 @@ async function pepperCheckedNow(store: Store, config: GatehouseConfig): Promise<
     await store.close();
     throw err;
   }
+}
+
+/** The config key that names where the store is, for log lines about it. */
+function storeKeyPath(store: GatehouseConfig['store']): string {
+  if (store.driver === 'embedded') return 'store.path';
+  return 'url' in store ? 'store.url' : 'sentinels' in store ? 'store.sentinels' : 'store.cluster';
 }
 
 /** Loads a config file and starts a gateway on it. */

@@ -22,6 +22,12 @@ export class Metrics {
     labelNames: ['method', 'route', 'status'] as const,
     registers: [this.registry],
   });
+  readonly storeConnectionEvents = new Counter({
+    name: 'gatehouse_store_connection_events_total',
+    help: 'Token store connections seen coming back (commands_reconnected, events_reconnected) and failovers seen (another primary answers).',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
   readonly propagation = new Counter({
     name: 'gatehouse_propagation_events_total',
     help: 'Change events received from the shared store, by kind.',

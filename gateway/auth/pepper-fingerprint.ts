@@ -13,8 +13,9 @@ export function pepperFingerprint(pepper: string): string {
 /** The command that empties the store, for the operator who chooses to start over. */
 export function startOverCommand(store: StoreConfig): string {
   if (store.driver === 'embedded') return `rm -f '${store.path}' '${store.path}-wal' '${store.path}-shm'`;
-  // A URL with a password stays out of the message (it may end up in a log): the operator fills it in.
-  const url = new URL(store.url).password === '' ? `'${store.url}'` : '"$REDIS_URL"';
+  // A URL with a password stays out of the message (it may end up in a log), and Sentinel or Cluster
+  // stores have no one URL (a cluster: run it against each primary): the operator fills it in.
+  const url = 'url' in store && new URL(store.url).password === '' ? `'${store.url}'` : '"$REDIS_URL"';
   return `redis-cli -u ${url} --scan --pattern '${store.prefix}*' | xargs -r redis-cli -u ${url} del`;
 }
 

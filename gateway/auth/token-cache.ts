@@ -10,6 +10,8 @@ interface Entry {
   readonly freshUntil: number;
   /** expiresAt parsed once, so the hot path compares numbers. */
   readonly expiresAtMs: number;
+  /** The cache's generation when the read started: an entry from before `expireAll` is read again. */
+  readonly generation: number;
 }
 
 export interface CacheObserver {
@@ -34,6 +36,7 @@ export class TokenCache {
   private lru: LRUCache<string, Entry>;
   private readonly inflight = new Map<string, Promise<Entry>>();
   private settings: CacheConfig;
+  private generation = 0;
 
   constructor(private readonly store: Store, settings: CacheConfig, private readonly observer: CacheObserver = NO_OBSERVER) {
     this.settings = settings;
@@ -43,7 +46,7 @@ export class TokenCache {
   lookup(hash: string): Lookup {
     const entry = this.lru.get(hash);
     const now = Date.now();
-    if (entry !== undefined && entry.freshUntil > now) {
+    if (entry !== undefined && entry.freshUntil > now && entry.generation === this.generation) {
       this.observer.hit();
       return entry;
     }
@@ -59,6 +62,7 @@ export class TokenCache {
   }
 
   private async fetch(hash: string, previous: Entry | undefined, stillCurrent: () => boolean): Promise<Entry> {
+    const generation = this.generation;
     try {
       const record = await this.store.findTokenByHash(hash);
       const now = Date.now();
@@ -67,6 +71,7 @@ export class TokenCache {
         fetchedAt: now,
         freshUntil: now + (record ? this.settings.ttl : this.settings.negativeTtl),
         expiresAtMs: record?.expiresAt ? Date.parse(record.expiresAt) : Infinity,
+        generation,
       };
       if (stillCurrent()) this.lru.set(hash, entry);
       return entry;
@@ -87,7 +92,19 @@ export class TokenCache {
     this.inflight.delete(hash);
   }
 
-  /** Forgets everything (changes may have been missed). */
+  /**
+   * Changes may have been missed (the store's subscription moved, e.g. to a
+   * new primary): every entry is read again before its next use. Unlike
+   * `clear`, an entry stays usable under `staleIfError` while the store
+   * fails, so a failover does not fail cached tokens; reads in flight are
+   * not cached.
+   */
+  expireAll(): void {
+    this.generation++;
+    this.inflight.clear();
+  }
+
+  /** Forgets everything. */
   clear(): void {
     this.lru.clear();
     this.inflight.clear();

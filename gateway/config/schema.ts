@@ -41,9 +41,31 @@ export interface DeploymentSpec {
   readonly limits?: Limits;
 }
 
+export interface RedisAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Credentials and TLS for `sentinels` and `cluster` (a `url` carries its own: `rediss://user:pass@host`). */
+export interface RedisAccess {
+  readonly username?: string;
+  readonly password?: string;
+  /** TLS to every Redis node (and sentinel), verified against Node's CAs (NODE_EXTRA_CA_CERTS adds one). */
+  readonly tls: boolean;
+}
+
+/** One Redis server, a Sentinel-managed primary, or a Redis Cluster. */
+export type RedisStoreConfig =
+  | { readonly driver: 'redis'; readonly prefix: string; readonly url: string }
+  | RedisAccess & {
+    readonly driver: 'redis'; readonly prefix: string;
+    readonly sentinels: readonly RedisAddress[]; readonly name: string; readonly sentinelPassword?: string;
+  }
+  | RedisAccess & { readonly driver: 'redis'; readonly prefix: string; readonly cluster: readonly RedisAddress[] };
+
 export type StoreConfig =
   | { readonly driver: 'embedded'; readonly path: string }
-  | { readonly driver: 'redis'; readonly url: string; readonly prefix: string };
+  | RedisStoreConfig;
 
 export const MAX_WORKERS = 64;
 export type Workers = number | 'auto';

@@ -9,12 +9,13 @@ import {
   type GatehouseConfig,
   MAX_WORKERS,
   type ListenerConfig,
-  type StoreConfig,
   type Timeouts,
   type Workers,
 } from './schema';
 import { parseCidr } from '../http/cidr';
 import { limitProblem, type Limits } from '../limits/limits';
+import { splitAddress } from './address';
+import { readStore } from './read-store';
 
 type Plain = Record<string, unknown>;
 
@@ -23,7 +24,7 @@ function isPlain(value: unknown): value is Plain {
 }
 
 /** Walks raw YAML with a key path, so every complaint names where it is. */
-class Reader {
+export class Reader {
   constructor(
     /** null: values come from an API caller and are taken literally, never expanded. */
     private readonly env: NodeJS.ProcessEnv | null,
@@ -212,27 +213,6 @@ function readListeners(r: Reader, value: unknown, path: string): ListenerConfig[
     const tls = r.object(obj.tls, join(at, 'tls'), ['cert', 'key']);
     return { address, host, port, tls: { certFile: r.file(tls.cert, join(at, 'tls.cert')), keyFile: r.file(tls.key, join(at, 'tls.key')) } };
   });
-}
-
-function splitAddress(address: string, path: string): { host: string; port: number } {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)):(\d{1,5})$/.exec(address);
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || port > 65535) throw new ConfigError(path, `must be host:port (got "${address}")`);
-  return { host: match[1] ?? match[2], port };
-}
-
-function readStore(r: Reader, value: unknown): StoreConfig {
-  const obj = r.object(value, 'store', ['driver', 'path', 'url', 'prefix']);
-  const driver = r.oneOf(obj.driver ?? 'embedded', 'store.driver', ['embedded', 'redis'] as const);
-  if (driver === 'embedded') {
-    if (obj.url !== undefined) throw new ConfigError('store.url', 'applies only to driver: redis');
-    if (obj.prefix !== undefined) throw new ConfigError('store.prefix', 'applies only to driver: redis');
-    return { driver, path: r.file(obj.path ?? 'data/gatehouse.db', 'store.path') };
-  }
-  if (obj.path !== undefined) throw new ConfigError('store.path', 'applies only to driver: embedded');
-  const url = r.nonEmpty(obj.url ?? 'redis://127.0.0.1:6379/0', 'store.url');
-  if (!/^rediss?:\/\//.test(url)) throw new ConfigError('store.url', 'must be a redis:// or rediss:// URL');
-  return { driver, url, prefix: obj.prefix === undefined ? 'gatehouse:' : r.string(obj.prefix, 'store.prefix') };
 }
 
 function readTimeouts(r: Reader, value: unknown, path: string): Partial<Timeouts> {

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { Cluster, default as Redis } from 'ioredis';
 import { auditIdFloor } from './audit-id';
 import type { AuditEvent } from './types';
 
@@ -9,7 +9,7 @@ import type { AuditEvent } from './types';
  */
 export class RedisAudit {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     /** The sorted set's key, from the store's key table. */
     private readonly key: string,
     private readonly call: <T>(command: Promise<T>) => Promise<T>,

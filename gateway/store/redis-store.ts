@@ -1,16 +1,27 @@
 import { createHash } from 'node:crypto';
-import Redis, { type RedisOptions } from 'ioredis';
-import type { DeploymentSpec, StoreConfig } from '../config/schema';
+import type Redis from 'ioredis';
+import type { Cluster } from 'ioredis';
+import type { DeploymentSpec, RedisStoreConfig } from '../config/schema';
 import type { LimitStore } from '../limits/limit-store';
 import { RedisLimitStore } from '../limits/redis-limits';
 import { RedisAudit } from './redis-audit';
+import { MAX_RECONNECT_DELAY_MS, openConnections } from './redis-connections';
+import { redisKeys } from './redis-keys';
+import { EventSubscriber } from './redis-subscriber';
 import { RedisUsage } from './redis-usage';
 import {
   applyTokenPatch, StoreUnavailableError,
   type AuditEvent, type Store, type StoreEvent, type TokenPatch, type TokenRecord, type UsageCount,
 } from './types';
 
-export type RedisStoreConfig = Extract<StoreConfig, { driver: 'redis' }>;
+export type { RedisStoreConfig };
+
+/** What happened to the store's connections, for the metrics. */
+export type ConnectionEvent =
+  /** A connection (commands or events) is back after being lost. */
+  | 'commands_reconnected' | 'events_reconnected'
+  /** The primary answering is not the one answering before (Sentinel promoted a replica; a cluster's primaries changed). */
+  | 'failover';
 
 /** Tuning for {@link RedisStore.connect}; the defaults suit a gateway. */
 export interface RedisStoreOptions {
@@ -20,17 +31,12 @@ export interface RedisStoreOptions {
   readonly commandTimeoutMs?: number;
   /** Receives connection errors, for logging; the store reconnects by itself. */
   readonly onError?: (err: Error) => void;
+  /** Told of reconnections and failovers, for the metrics. */
+  readonly onConnectionEvent?: (event: ConnectionEvent) => void;
 }
 
-/** Reconnect backoff: 50, 100, 200, ... ms, capped so a restarted Redis is used again within about a second. */
-export const MAX_RECONNECT_DELAY_MS = 1_000;
-/**
- * How often the subscriber connection is PINGed. A subscriber only listens, so
- * a connection dead without a FIN or RST (a partition, a dropped conntrack
- * entry) would otherwise go unnoticed for many minutes of TCP keepalive, and
- * every change meanwhile would be missed.
- */
-export const SUBSCRIBER_PING_MS = 500;
+export { MAX_RECONNECT_DELAY_MS };
+export { SUBSCRIBER_PING_MS } from './redis-subscriber';
 const CAS_ATTEMPTS = 5;
 const MGET_CHUNK = 500;
 
@@ -130,13 +136,15 @@ const byCreation = (a: TokenRecord, b: TokenRecord): number =>
   a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 
 /**
- * The shared store for many gateway processes. Keys (under the configured prefix):
+ * The shared store for many gateway processes, on one Redis server, a
+ * Sentinel-managed primary or a Redis Cluster. Keys (named by {@link redisKeys}):
  * `token:hash:<hash>` the record JSON (so the hot-path lookup is one GET),
  * `token:ids` a HASH id -> hash, `token:pepper-fingerprint` the pepper's fingerprint,
- * `deployments` a HASH name -> spec JSON,
- * `limits:{<token id>}:<scope>` a HASH of one token's limit counters (scope
- * '' for its own limits, else the Deployment whose defaults apply), and the
- * pub/sub channel `events`.
+ * `deployments` a HASH name -> spec JSON, all
+ * in the token table's slot, `limits:{<token id>}:<scope>` a HASH of one
+ * token's limit counters (scope '' for its own limits, else the Deployment
+ * whose defaults apply; always tagged with the token id), and the pub/sub
+ * channel `events`.
  *
  * Built to fail fast: with Redis down every call rejects at once with
  * {@link StoreUnavailableError} (no offline queue, no retries of a command),
@@ -144,12 +152,13 @@ const byCreation = (a: TokenRecord, b: TokenRecord): number =>
  */
 export class RedisStore implements Store {
   readonly driver = 'redis' as const;
-  private readonly redis: Redis;
-  private readonly sub: Redis;
+  private readonly redis: Redis | Cluster;
+  private readonly clustered: boolean;
+  private readonly subscriber: EventSubscriber;
   private readonly listeners: Array<(event: StoreEvent) => void> = [];
   private readonly key: {
     readonly ids: string; readonly tokenByHash: string; readonly pepperFingerprint: string; readonly deployments: string; readonly channel: string;
-    readonly usage: string; readonly audit: string; readonly limits: string;
+    readonly audit: string; readonly limits: string;
   };
   private readonly usage: RedisUsage;
   private readonly audit: RedisAudit;
@@ -160,8 +169,10 @@ export class RedisStore implements Store {
   private handedOut = false;
   private readonly firstSubscription: Promise<void>;
   private markSubscribed: () => void = () => {};
-  private readonly heartbeat: NodeJS.Timeout;
-  private pinging = false;
+  /** Who answered the commands last: a different one after a reconnect is a failover. */
+  private primary: string | undefined;
+  private readyBefore = false;
+  private closed = false;
 
   /**
    * Creates the store and waits up to `connectWaitMs` for Redis. Never
@@ -179,40 +190,49 @@ export class RedisStore implements Store {
   }
 
   private constructor(config: RedisStoreConfig, options: RedisStoreOptions) {
-    const p = config.prefix;
-    this.key = {
-      ids: `${p}token:ids`, tokenByHash: `${p}token:hash:`, pepperFingerprint: `${p}token:pepper-fingerprint`,
-      deployments: `${p}deployments`, channel: `${p}events`, usage: `${p}usage:`, audit: `${p}audit`, limits: `${p}limits:`,
-    };
     const onError = options.onError ?? (() => {});
-    const common: RedisOptions = {
-      protocol: 2,
-      // Fail instead of waiting: no queue while disconnected, and commands in
-      // flight when the connection drops are rejected at once, not retried.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      // A write that may or may not have run must not run again on its own.
-      autoResendUnfulfilledCommands: false,
-      // We subscribe on every 'ready' ourselves, to know when the subscription is back.
-      autoResubscribe: false,
-      commandTimeout: options.commandTimeoutMs ?? 1_000,
-      connectTimeout: 2_000,
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times - 1, 10), MAX_RECONNECT_DELAY_MS),
+    const seen = options.onConnectionEvent ?? (() => {});
+    const connections = openConnections(config, { commandTimeoutMs: options.commandTimeoutMs ?? 1_000 });
+    this.redis = connections.commands;
+    this.clustered = connections.clustered;
+    const keys = redisKeys(config.prefix, connections.clustered);
+    this.key = {
+      ids: keys.table('token:ids'), tokenByHash: keys.table('token:hash:'), pepperFingerprint: keys.table('token:pepper-fingerprint'),
+      deployments: keys.table('deployments'),
+      channel: keys.channel, audit: keys.table('audit'),
+      // Limit keys are per token and always carry the token id's hash tag (see limitStore).
+      limits: `${config.prefix}limits:`,
     };
-    this.redis = new Redis(config.url, { ...common, connectionName: 'gatehouse' });
-    this.sub = new Redis(config.url, { ...common, connectionName: 'gatehouse-events' });
     this.redis.on('error', onError);
-    this.sub.on('error', onError);
-    this.firstSubscription = new Promise((resolve) => { this.markSubscribed = resolve; });
-    this.sub.on('ready', () => void this.subscribe());
-    this.sub.on('message', (_channel: string, message: string) => {
-      const event = parseEvent(message);
-      if (event) this.emit(event);
+    // ioredis ends a client whose reconnection was aborted midway (it does not retry then): start it again.
+    this.redis.on('end', () => {
+      if (!this.closed) setTimeout(() => { if (!this.closed) this.redis.connect().catch(() => {}); }, MAX_RECONNECT_DELAY_MS).unref();
     });
-    this.heartbeat = setInterval(() => void this.checkSubscriber(), SUBSCRIBER_PING_MS);
-    this.heartbeat.unref();
+    // A cluster reports a node it cannot reach as 'node error'; 'error' only when the whole cluster is unreachable.
+    if (this.clustered) this.redis.on('node error', onError);
+    this.redis.on('ready', () => {
+      if (this.readyBefore) seen('commands_reconnected');
+      this.readyBefore = true;
+      this.notePrimary(seen);
+    });
+    // A cluster learns of a promoted replica by refreshing its slot map, not by reconnecting.
+    if (this.clustered) this.redis.on('refresh', () => this.notePrimary(seen));
+    this.firstSubscription = new Promise((resolve) => { this.markSubscribed = resolve; });
+    this.subscriber = new EventSubscriber(connections.openSubscriber, this.key.channel, {
+      error: onError,
+      message: (message) => {
+        const event = parseEvent(message);
+        if (event) this.emit(event);
+      },
+      subscribed: () => {
+        if (this.subscribedOnce) seen('events_reconnected');
+        if (this.subscribedOnce || this.handedOut) this.emit({ kind: 'reset' });
+        this.subscribedOnce = true;
+        this.markSubscribed();
+      },
+    });
     const call = <T>(command: Promise<T>): Promise<T> => this.call(command);
-    this.usage = new RedisUsage(this.redis, this.key.usage, call);
+    this.usage = new RedisUsage(this.redis, (tokenId, day) => keys.token(tokenId, `usage:${day}`), this.clustered, call);
     this.audit = new RedisAudit(this.redis, this.key.audit, call);
   }
 
@@ -354,8 +374,9 @@ export class RedisStore implements Store {
     });
   }
 
+  /** On a cluster, the node holding the token table answers: the one every uncached lookup needs. */
   async ping(): Promise<void> {
-    await this.call(this.redis.ping());
+    await this.call<unknown>(this.clustered ? this.redis.exists(this.key.ids) : this.redis.ping());
   }
 
   /** Events from every process (this one included) arrive through the subscriber connection. */
@@ -364,11 +385,11 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.listeners.length = 0;
-    clearInterval(this.heartbeat);
+    this.subscriber.close();
     // disconnect, not quit: quit would be refused (offline queue off) while reconnecting, and reconnection would go on.
     this.redis.disconnect();
-    this.sub.disconnect();
   }
 
   private tokenKey(hash: string): string {
@@ -376,14 +397,16 @@ export class RedisStore implements Store {
   }
 
   private async call<T>(command: Promise<T>): Promise<T> {
-    const stream = this.redis.stream;
+    const redis = this.redis;
+    const stream = 'stream' in redis ? redis.stream : undefined;
     try {
       return await command;
     } catch (err) {
       // ioredis keeps a connection whose replies stopped (dead without a FIN or RST) until TCP
       // keepalive gives up, minutes later: every call would time out meanwhile. Start a new one.
-      if (err instanceof Error && err.message === 'Command timed out' && this.redis.stream === stream && this.redis.status === 'ready') {
-        this.redis.disconnect(true);
+      // (A cluster's node connections are its own to replace; reconnecting it would drop every node.)
+      if (err instanceof Error && err.message === 'Command timed out' && 'stream' in redis && redis.stream === stream && redis.status === 'ready') {
+        redis.disconnect(true);
       }
       throw wrap(err);
     }
@@ -425,31 +448,13 @@ export class RedisStore implements Store {
     return outcome === 1 ? 'written' : outcome === 0 ? 'changed' : 'gone';
   }
 
-  private async subscribe(): Promise<void> {
-    try {
-      await this.sub.subscribe(this.key.channel);
-    } catch {
-      // Still connected but not subscribed (e.g. the SUBSCRIBE timed out): reconnect to try again on 'ready'.
-      if (this.sub.status === 'ready') this.sub.disconnect(true);
-      return;
-    }
-    if (this.subscribedOnce || this.handedOut) this.emit({ kind: 'reset' });
-    this.subscribedOnce = true;
-    this.markSubscribed();
-  }
-
-  /** A PING unanswered within the command timeout: reconnect, so the new subscription announces a reset. */
-  private async checkSubscriber(): Promise<void> {
-    if (this.pinging || this.sub.status !== 'ready') return;
-    this.pinging = true;
-    const stream = this.sub.stream;
-    try {
-      await this.sub.ping();
-    } catch {
-      if (this.sub.stream === stream && this.sub.status === 'ready') this.sub.disconnect(true);
-    } finally {
-      this.pinging = false;
-    }
+  private notePrimary(seen: (event: ConnectionEvent) => void): void {
+    const redis = this.redis;
+    const now = 'stream' in redis
+      ? `${redis.stream?.remoteAddress}:${redis.stream?.remotePort}`
+      : redis.nodes('master').map((node) => `${node.options.host}:${node.options.port}`).sort().join(',');
+    if (this.primary !== undefined && now !== this.primary) seen('failover');
+    this.primary = now;
   }
 
   /** Resolves when both connections are up (subscribed), or after `ms`, whichever is first. */

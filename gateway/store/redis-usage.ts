@@ -1,24 +1,38 @@
-import type Redis from 'ioredis';
+import type { Cluster, default as Redis } from 'ioredis';
 import { USAGE_RETENTION_MS, type UsageCount } from './types';
 
 const MINUTES_PER_DAY = 1_440;
 const RETENTION_S = Math.ceil(USAGE_RETENTION_MS / 1_000);
 
 /**
- * Usage counts in Redis: a HASH per token and day (`<prefix><token id>:<day>`),
- * fields `<minute>|<listener>|<class>|<r|i|o>` (requests, bytes in, bytes out),
- * expiring after the retention. A batch is one pipelined round trip.
+ * Usage counts in Redis: a HASH per token and day (a per-token key,
+ * `redisKeys().token(id, 'usage:<day>')`), fields
+ * `<minute>|<listener>|<class>|<r|i|o>` (requests, bytes in, bytes out),
+ * expiring after the retention. A batch is one pipelined round trip; on a
+ * cluster one per token, since a pipeline may only name keys of one slot.
  */
 export class RedisUsage {
   constructor(
-    private readonly redis: Redis,
-    /** The key prefix from the store's key table. */
-    private readonly prefix: string,
+    private readonly redis: Redis | Cluster,
+    /** The key of one token's counts of one day, from the store's key builder. */
+    private readonly dayKey: (tokenId: string, day: number) => string,
+    private readonly clustered: boolean,
     private readonly call: <T>(command: Promise<T>) => Promise<T>,
   ) {}
 
   async add(counts: readonly UsageCount[]): Promise<void> {
     if (counts.length === 0) return;
+    if (!this.clustered) return this.addBatch(counts);
+    const byToken = new Map<string, UsageCount[]>();
+    for (const c of counts) {
+      const list = byToken.get(c.tokenId);
+      if (list) list.push(c);
+      else byToken.set(c.tokenId, [c]);
+    }
+    await Promise.all([...byToken.values()].map((batch) => this.addBatch(batch)));
+  }
+
+  private async addBatch(counts: readonly UsageCount[]): Promise<void> {
     const pipeline = this.redis.pipeline();
     const keys = new Set<string>();
     for (const c of counts) {
@@ -53,12 +67,8 @@ export class RedisUsage {
     }));
   }
 
-  private dayKey(tokenId: string, day: number): string {
-    return `${this.prefix}${tokenId}:${day}`;
-  }
-
   /** The replies in order; the first failed command fails the whole batch. */
-  private async exec(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+  private async exec(pipeline: ReturnType<Cluster['pipeline']>): Promise<unknown[]> {
     const replies = (await this.call(pipeline.exec())) ?? [];
     return replies.map(([err, reply]) => {
       if (err) throw err;

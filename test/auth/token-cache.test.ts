@@ -173,3 +173,23 @@ t.test('a revocation that arrives while a refresh is failing is not undone by th
   t.ok(outcome instanceof GatehouseError, 'the entry known to be out of date is not served');
   t.match(outcome, { code: 'store_unavailable' });
 });
+
+t.test('expireAll (changes may have been missed): every entry is read again, and served stale while the store fails', async (t) => {
+  const store = newStore(t);
+  const record = tokenRecord();
+  await store.createToken(record);
+  const cache = new TokenCache(store, { ...SETTINGS, ttl: 60_000, staleIfError: 60_000 });
+  await cache.lookup(record.hash);
+  t.notOk(cache.lookup(record.hash) instanceof Promise, 'fresh: a hit');
+  cache.expireAll();
+  const reread = cache.lookup(record.hash);
+  t.ok(reread instanceof Promise, 'after expireAll: a store read');
+  t.same((await settle(reread)).record, record);
+  t.equal(store.reads, 2);
+  t.notOk(cache.lookup(record.hash) instanceof Promise, 'the new read is fresh again');
+
+  cache.expireAll();
+  await store.close();
+  const stale = await settle(cache.lookup(record.hash));
+  t.same(stale.record, record, 'the store fails: the entry from before is still used (staleIfError)');
+});

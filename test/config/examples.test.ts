@@ -9,6 +9,7 @@ const CONFIG_DIR = resolve(__dirname, '..', '..', 'config');
 const EXAMPLES: Record<string, (config: ReturnType<typeof loadConfig>) => string[]> = {
   'gatehouse.yaml': (c) => (c.store.driver === 'embedded' ? [] : ['the quick start uses the embedded store']),
   'gatehouse.redis.yaml': (c) => (c.store.driver === 'redis' ? [] : ['uses the Redis store']),
+  'gatehouse.sentinel.yaml': (c) => (c.store.driver === 'redis' && 'sentinels' in c.store && c.store.name !== '' ? [] : ['uses a Sentinel store']),
   'gatehouse.tls.yaml': (c) => ([...c.listeners.external, ...c.listeners.internal].some((l) => l.tls) ? [] : ['has a TLS listener']),
   // The image's default: Deployments come from the API, into the store in the /data volume.
   'gatehouse.container.yaml': (c) => [
@@ -48,7 +49,7 @@ t.test('paths resolve against the config file, variables take their defaults', a
 
 t.test('each example config has its own store: one pepper never meets the tokens of another', async (t) => {
   const stores = readdirSync(CONFIG_DIR).filter((f) => /\.ya?ml$/.test(f)).map((f) => loadConfig(join(CONFIG_DIR, f), {}).store)
-    .map((s) => (s.driver === 'embedded' ? s.path : `${s.url} ${s.prefix}`));
+    .map((s) => (s.driver === 'embedded' ? s.path : JSON.stringify(s)));
   t.equal(new Set(stores).size, stores.length, stores.join(', '));
 });
 

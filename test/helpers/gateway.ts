@@ -41,7 +41,9 @@ export interface DeploymentInput {
 export interface GatewayOptions {
   deployments: DeploymentInput[];
   /** Default: an embedded store in a fresh temp dir. */
-  store?: { driver: 'embedded'; path?: string } | { driver: 'redis'; url: string; prefix?: string };
+  store?: { driver: 'embedded'; path?: string } | { driver: 'redis'; url: string; prefix?: string }
+    | { driver: 'redis'; sentinels: string[]; name: string; password?: string; prefix?: string }
+    | { driver: 'redis'; cluster: string[]; prefix?: string };
   /** TLS on the external and internal listeners (test/fixtures/tls). */
   tls?: boolean;
   /** Any other top-level config keys (cache, timeouts, failedAuth, trustedProxies, shutdown…). */

@@ -33,7 +33,7 @@ export interface TestRedis {
   commandStats(): Promise<Map<string, number>>;
 }
 
-/** One raw PING; true on +PONG. Raw so that polling for readiness needs no client library. */
+/** One raw PING; true on +PONG (or -NOAUTH: up, with a password). Raw so that polling for readiness needs no client library. */
 function pingOnce(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
@@ -41,21 +41,33 @@ function pingOnce(port: number): Promise<boolean> {
     socket.setTimeout(500, () => done(false));
     socket.once('error', () => done(false));
     socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+    socket.once('data', (data) => done(/^(\+PONG|-NOAUTH)/.test(data.toString())));
   });
 }
 
-function exited(child: ChildProcess): Promise<void> {
+export function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-/** Spawns redis-server on `port`; resolves once it answers, rejects if it exits first (e.g. port taken). */
-async function launch(port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn(REDIS_SERVER, [
+/** The arguments of a plain, unsaved test server on `port` keeping its files in `dir`. */
+export function serverArgs(port: number, dir: string): string[] {
+  return [
     '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
     '--dir', dir, '--logfile', '', '--loglevel', 'warning',
-  ], { stdio: 'ignore' });
+  ];
+}
+
+async function launch(port: number, dir: string): Promise<ChildProcess> {
+  return launchRedis(port, serverArgs(port, dir));
+}
+
+/**
+ * Spawns redis-server with `args` (which make it listen on `port`); resolves
+ * once it answers PING, rejects if it exits first (e.g. port taken).
+ */
+export async function launchRedis(port: number, args: readonly string[]): Promise<ChildProcess> {
+  const child = spawn(REDIS_SERVER, args, { stdio: 'ignore' });
   let gone = false;
   void exited(child).then(() => { gone = true; });
   const deadline = Date.now() + READY_TIMEOUT_MS;
