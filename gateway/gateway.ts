@@ -1,3 +1,4 @@
+import { checkPepper } from './auth/pepper-fingerprint';
 import { Decider } from './auth/decide';
 import { FailedAuthLimiter } from './auth/failed-auth-limiter';
 import { LastUsedRecorder } from './auth/last-used';
@@ -22,7 +23,7 @@ import { Metrics } from './metrics';
 import { RouteTable } from './routing/route-table';
 import { Runtime } from './runtime';
 import { openStore } from './store/open-store';
-import type { StoreEvent } from './store/types';
+import { StoreUnavailableError, type Store, type StoreEvent } from './store/types';
 import type { WorkerLink } from './workers/worker-link';
 
 export interface GatewayOptions {
@@ -33,6 +34,9 @@ export interface GatewayOptions {
   /** Set in a worker: failed-auth counts and metrics are shared with the host's other workers through it. */
   readonly workers?: WorkerLink;
 }
+
+/** While the store is down at start, how often the pepper check is tried again. */
+const PEPPER_RETRY_MS = 1_000;
 
 /**
  * A running gateway: the config, the store, the runtime the handlers read,
@@ -46,6 +50,7 @@ export class Gateway {
   private certificates: CertificateReloader | undefined;
 
   private constructor(readonly runtime: Runtime, lastUsed: LastUsedRecorder, limiter: FailedAuthLimiter, limits: Limiter) {
+    this.failed = new Promise((resolve) => { this.fail = resolve; });
     this.lastUsed = lastUsed;
     this.limiter = limiter;
     this.limits = limits;
@@ -72,6 +77,7 @@ export class Gateway {
         log.warn({ key: storeKey, event }, event === 'failover' ? 'token store failover: another primary answers' : 'token store connection is back');
       },
     });
+    const pepperChecked = await pepperCheckedNow(store, config);
     const cache = new TokenCache(store, config.cache, metrics.cacheObserver());
     const limiter = link ? link.failedAuthLimiter(config.failedAuth.perMinute) : new FailedAuthLimiter(config.failedAuth.perMinute);
     const lastUsed = new LastUsedRecorder(store, (err) => log.warn({ err }, 'could not record token last use'));
@@ -121,6 +127,7 @@ export class Gateway {
     gateway.certificates.watch();
     // A worker's start is one of several: its supervisor says when the host has started.
     log.info({ listeners: gateway.boundListeners() }, link ? 'worker started' : 'gatehouse started');
+    if (!pepperChecked) gateway.checkPepperLater();
     return gateway;
   }
 
@@ -174,6 +181,32 @@ export class Gateway {
     this.lastAcceptError = now;
     this.runtime.log.error({ err }, 'a listener could not accept a connection');
   };
+
+  /**
+   * Settles (never rejects) when the gateway must not go on serving: a pepper that does not
+   * match the store's, found once a store that was down at start answers. `serve` then drains and exits 1.
+   */
+  readonly failed: Promise<Error>;
+  private fail: (err: Error) => void = () => {};
+
+  /** Tries the pepper check until the store answers; a mismatch then is fatal. */
+  private checkPepperLater(): void {
+    const { runtime } = this;
+    runtime.log.warn('token store unreachable at start: tokens.pepper is checked against it once it answers');
+    const timer = setInterval(() => {
+      if (runtime.draining) {
+        clearInterval(timer);
+        return;
+      }
+      checkPepper(runtime.store, runtime.config).then(() => clearInterval(timer), (err: unknown) => {
+        if (err instanceof StoreUnavailableError) return;
+        clearInterval(timer);
+        runtime.log.error({ err: (err as Error).message }, 'refusing to serve');
+        this.fail(err as Error);
+      });
+    }, PEPPER_RETRY_MS);
+    timer.unref();
+  }
 
   /** The bound port of the n-th listener of a kind (tests listen on port 0). */
   port(kind: ListenerKind, index = 0): number {
@@ -283,6 +316,21 @@ async function listenNamed(listener: Listener, path: string): Promise<void> {
  */
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * The pepper check at start: true when done, false when the store is down
+ * (the gateway starts and checks later). A mismatch closes the store and throws.
+ */
+async function pepperCheckedNow(store: Store, config: GatehouseConfig): Promise<boolean> {
+  try {
+    await checkPepper(store, config);
+    return true;
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) return false;
+    await store.close();
+    throw err;
+  }
 }
 
 /** The config key that names where the store is, for log lines about it. */

@@ -1,6 +1,7 @@
 import type { DeploymentJson } from '../admin/deployment-service';
 import { ApiClient } from './api-client';
 import type { AuditPage, Backend, DeploymentFields, NewToken, Rotated, TokenJson } from './backend';
+import type { Context } from './contexts';
 import type { LimitsJson } from './limit-flags';
 
 const segment = encodeURIComponent;
@@ -9,8 +10,9 @@ const segment = encodeURIComponent;
 export class ApiBackend implements Backend {
   private readonly client: ApiClient;
 
-  constructor(endpoint: string, token: string) {
-    this.client = new ApiClient(endpoint, token);
+  constructor(context: Context) {
+    this.client = new ApiClient(context.endpoint, context.api_token,
+      `the token of context "${context.name}" was refused; "gatehouse login --api-token TOKEN --endpoint ${context.endpoint}" makes a new context`);
   }
 
   createToken(request: NewToken): Promise<{ token: TokenJson; secret: string }> {
@@ -24,6 +26,13 @@ export class ApiBackend implements Backend {
 
   async deleteToken(id: string): Promise<boolean> {
     return (await this.client.maybe('DELETE', `/v1/tokens/${segment(id)}`)) !== null;
+  }
+
+  async setTokenDisabled(id: string, disabled: boolean): Promise<TokenJson | null> {
+    const path = `/v1/tokens/${segment(id)}`;
+    // PATCH has no "404 as null" form: look first, so a missing id reads as such rather than as an API failure.
+    if ((await this.client.maybe('GET', path)) === null) return null;
+    return (await this.client.call<{ token: TokenJson }>('PATCH', path, { disabled })).token;
   }
 
   async setTokenLimits(id: string, limits: LimitsJson | null): Promise<TokenJson | null> {

@@ -8,6 +8,13 @@ interface ApiErrorBody {
   field?: string;
 }
 
+/** An error answer of the admin API (exit 1), with its status and error code. */
+export class ApiError extends CommandError {
+  constructor(message: string, readonly status: number, readonly code: string | undefined) {
+    super(message);
+  }
+}
+
 /** Checks an `--endpoint` value and returns it without a trailing slash. */
 export function normalizeEndpoint(value: string): string {
   const url = URL.parse(value);
@@ -24,7 +31,8 @@ export function normalizeEndpoint(value: string): string {
 export class ApiClient {
   private readonly agent = new Agent({ connect: { timeout: 10_000 }, headersTimeout: 30_000, bodyTimeout: 30_000 });
 
-  constructor(readonly endpoint: string, private readonly token: string) {}
+  /** `unauthorizedHint` is added to a 401's message: what to do when the token is refused. */
+  constructor(readonly endpoint: string, private readonly token: string, private readonly unauthorizedHint?: string) {}
 
   async call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
     return (await this.send<T>(method, path, body, false)) as T;
@@ -63,6 +71,7 @@ export class ApiClient {
     if (res.statusCode >= 200 && res.statusCode < 300) return json as T;
     const error = (json ?? {}) as ApiErrorBody;
     if (missingIsNull && res.statusCode === 404 && error.error === 'not_found') return null;
-    throw new CommandError(`${error.message ?? 'request failed'} (${res.statusCode}${error.error ? ` ${error.error}` : ''})`);
+    const hint = res.statusCode === 401 && this.unauthorizedHint ? `; ${this.unauthorizedHint}` : '';
+    throw new ApiError(`${error.message ?? 'request failed'} (${res.statusCode}${error.error ? ` ${error.error}` : ''})${hint}`, res.statusCode, error.error);
   }
 }

@@ -1,7 +1,7 @@
 import { parse, table, UsageError } from './args';
-import { backendFor } from './backend';
+import { backendFor, TARGET_FLAGS } from './backend';
 
-export const AUDIT_HELP = `Usage: gatehouse audit list [--limit N] [--before CURSOR] [--json] [--config FILE]
+export const AUDIT_HELP = `Usage: gatehouse audit list [--limit N] [--before CURSOR] [--json] [--config FILE | --context NAME]
 
 Lists changes made through the admin API or the CLI, newest first: who
 (token and user; "local" for --config commands), what, when, and from where.
@@ -25,14 +25,14 @@ export async function auditCommand(argv: string[]): Promise<number> {
 }
 
 async function list(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { limit: { type: 'string' }, before: { type: 'string' }, json: { type: 'boolean' }, config: { type: 'string' } });
+  const { values } = parse(argv, { limit: { type: 'string' }, before: { type: 'string' }, json: { type: 'boolean' }, ...TARGET_FLAGS });
   if (values.help) {
     process.stdout.write(AUDIT_HELP);
     return 0;
   }
   const limit = values.limit === undefined ? 50 : Number(values.limit);
   if (!/^\d+$/.test(values.limit ?? '50') || limit < 1 || limit > 1_000) throw new UsageError(`--limit must be an integer from 1 to 1000 (got "${values.limit}")`);
-  const backend = await backendFor(values.config);
+  const backend = await backendFor(values);
   try {
     const page = await backend.listAudit(limit, values.before);
     if (values.json) {

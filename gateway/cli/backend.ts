@@ -1,8 +1,7 @@
 import type { DeploymentJson } from '../admin/deployment-service';
 import type { AuditEvent } from '../store/types';
-import { ApiBackend } from './api-backend';
-import { CommandError } from './args';
-import { currentContext } from './contexts';
+import { CommandError, UsageError } from './args';
+import { contextNamed } from './contexts';
 import type { LimitsJson } from './limit-flags';
 
 export type TokenJson = Record<string, unknown>;
@@ -25,6 +24,8 @@ export interface DeploymentFields {
   protocol?: string;
   upstreams?: string[];
   hosts?: string[];
+  forward_authorization?: boolean;
+  timeouts?: Record<string, string>;
 }
 
 /** `token rotate`'s answer: the API's. */
@@ -46,6 +47,8 @@ export interface Backend {
   createToken(request: NewToken): Promise<{ token: TokenJson; secret: string }>;
   listTokens(): Promise<TokenJson[]>;
   deleteToken(id: string): Promise<boolean>;
+  /** Returns the updated token, or null when there is no such token. */
+  setTokenDisabled(id: string, disabled: boolean): Promise<TokenJson | null>;
   /** Replaces a token's limits (null: none); null when there is no such token. */
   setTokenLimits(id: string, limits: LimitsJson | null): Promise<TokenJson | null>;
   /** Null when there is no such token. `overlap`: a duration string (default 0s). */
@@ -59,11 +62,18 @@ export interface Backend {
   close(): Promise<void>;
 }
 
-/** The config's store with --config FILE; else the admin API of the current context. */
-export async function backendFor(configFile: string | undefined): Promise<Backend> {
-  // The stores' drivers load only when asked for.
-  if (configFile !== undefined) return (await import('./store-backend')).storeBackend(configFile);
-  const context = currentContext();
+/** The flags every token and Deployment command takes to choose where it acts. */
+export const TARGET_FLAGS = { config: { type: 'string' }, context: { type: 'string' } } as const;
+export const TARGET_HELP = `With --config FILE the command acts on that config's store directly (how the
+first developer token is made); without it, on the admin API of the current
+context (see 'gatehouse login'), or of the saved context --context NAME.`;
+
+/** The config's store with --config FILE; else the admin API of --context NAME, or of the current context. */
+export async function backendFor(target: { config?: string; context?: string }): Promise<Backend> {
+  if (target.config !== undefined && target.context !== undefined) throw new UsageError('--config and --context exclude each other: act on a store, or through an admin API');
+  // The stores' drivers, and the HTTP client, load only when asked for: help and usage errors start faster.
+  if (target.config !== undefined) return (await import('./store-backend')).storeBackend(target.config);
+  const context = contextNamed(target.context);
   if (context === null) throw new CommandError('not logged in: run "gatehouse login --api-token TOKEN --endpoint URL" or pass --config FILE');
-  return new ApiBackend(context.endpoint, context.api_token);
+  return new (await import('./api-backend')).ApiBackend(context);
 }

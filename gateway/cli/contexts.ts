@@ -57,15 +57,49 @@ function isContext(value: unknown): value is Context {
 
 /**
  * Saves a context (replacing one of the same name) and makes it current.
- * The file holds API tokens: it is written whole to a temporary file with
- * mode 0600 in a 0700 folder, then renamed into place.
  */
 export function saveContext(context: Context, env: NodeJS.ProcessEnv = process.env): void {
-  const home = gatehouseHome(env);
-  mkdirSync(home, { recursive: true, mode: 0o700 });
   const file = read(env);
   file.contexts = [...file.contexts.filter((c) => c.name !== context.name), context];
   file.current = context.name;
+  write(file, env);
+}
+
+/** The saved contexts and the current one's name. */
+export function listContexts(env: NodeJS.ProcessEnv = process.env): { current: string | null; contexts: readonly Context[] } {
+  return read(env);
+}
+
+/** Makes a saved context current; an unknown name changes nothing and throws. */
+export function useContext(name: string, env: NodeJS.ProcessEnv = process.env): Context {
+  const file = read(env);
+  const context = file.contexts.find((c) => c.name === name);
+  if (context === undefined) throw new CommandError(unknownContext(name, file, env));
+  if (file.current !== name) write({ ...file, current: name }, env);
+  return context;
+}
+
+/** A saved context by name (`--context NAME`), else the current one; null when nobody logged in. */
+export function contextNamed(name: string | undefined, env: NodeJS.ProcessEnv = process.env): Context | null {
+  if (name === undefined) return currentContext(env);
+  const file = read(env);
+  const context = file.contexts.find((c) => c.name === name);
+  if (context === undefined) throw new CommandError(unknownContext(name, file, env));
+  return context;
+}
+
+function unknownContext(name: string, file: ContextsFile, env: NodeJS.ProcessEnv): string {
+  const names = file.contexts.map((c) => `"${c.name}"`).join(', ');
+  return `no context named "${name}" in ${contextsPath(env)} (${names ? `saved: ${names}` : 'none saved'}); `
+    + `"gatehouse login --api-token TOKEN --endpoint URL --context ${name}" saves one`;
+}
+
+/**
+ * The file holds API tokens: it is written whole to a temporary file with
+ * mode 0600 in a 0700 folder, then renamed into place.
+ */
+function write(file: ContextsFile, env: NodeJS.ProcessEnv): void {
+  mkdirSync(gatehouseHome(env), { recursive: true, mode: 0o700 });
   const path = contextsPath(env);
   const temp = `${path}.${process.pid}.tmp`;
   // 'wx': in a folder others can write to, a file or link planted at the temporary name must not receive the tokens.

@@ -1,6 +1,6 @@
-import { ApiClient, normalizeEndpoint } from './api-client';
+import { ApiClient, ApiError, normalizeEndpoint } from './api-client';
 import { CommandError, parse, required } from './args';
-import { contextsPath, currentContext, saveContext } from './contexts';
+import { saveContext } from './contexts';
 
 export const LOGIN_HELP = `Usage: gatehouse login --api-token TOKEN --endpoint URL [--context NAME]
 
@@ -9,13 +9,10 @@ it as the current context in $GATEHOUSE_HOME (default ~/.gatehouse, mode 0600).
 
   --api-token TOKEN   a developer token (gth_...)
   --endpoint URL      the admin listener's base URL, e.g. http://127.0.0.1:9090
-  --context NAME      the context's name (default: the organization)
+  --context NAME      the context's name (default: default)
 `;
 
-export const CURRENT_CONTEXT_HELP = `Usage: gatehouse current-context
-
-Prints the current context as JSON: {"name", "endpoint", "api_token"}.
-`;
+const DEFAULT_CONTEXT = 'default';
 
 interface Whoami {
   user: string;
@@ -35,25 +32,18 @@ export async function login(argv: string[]): Promise<number> {
   try {
     who = await client.call<Whoami>('GET', '/v1/whoami');
   } catch (err) {
+    // Every admin listener answers /v1/whoami: a 404 is another kind of listener, or not Gatehouse.
+    if (err instanceof ApiError && err.status === 404) {
+      throw new CommandError(`login failed: ${endpoint} is not a Gatehouse admin listener (GET /v1/whoami: 404${err.code ? ` ${err.code}` : ''}, `
+        + 'as an external or internal listener answers). --endpoint is the admin listener\'s URL: listeners.admin in the config, '
+        + 'http://127.0.0.1:9090 in the example configs');
+    }
     if (err instanceof CommandError) throw new CommandError(`login failed: ${err.message}`);
     throw err;
   } finally {
     await client.close();
   }
-  saveContext({ name: values.context ?? who.organization, endpoint, api_token: token });
+  saveContext({ name: values.context ?? DEFAULT_CONTEXT, endpoint, api_token: token });
   process.stdout.write(`Successfully logged in as user "${who.user}" in organization "${who.organization}".\n`);
-  return 0;
-}
-
-export async function printCurrentContext(argv: string[]): Promise<number> {
-  const { values } = parse(argv, {});
-  if (values.help) {
-    process.stdout.write(CURRENT_CONTEXT_HELP);
-    return 0;
-  }
-  const context = currentContext();
-  if (context === null) throw new CommandError(`no current context in ${contextsPath()}: run "gatehouse login --api-token TOKEN --endpoint URL"`);
-  const { name, endpoint, api_token } = context;
-  process.stdout.write(JSON.stringify({ name, endpoint, api_token }, null, 2) + '\n');
   return 0;
 }

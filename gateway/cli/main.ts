@@ -9,10 +9,12 @@ const HELP = `Usage: gatehouse <command> [flags]
 Commands:
   serve [--config FILE] [--workers N|auto]
                               run the gateway (default config/gatehouse.yaml)
-  login --api-token TOKEN --endpoint URL
+  login --api-token TOKEN --endpoint URL [--context NAME]
                               check a developer token and make it the current context
   current-context             print the current context as JSON
-  token create|list|delete|rotate
+  list-context                list the saved contexts, the current one marked
+  update-current-context NAME switch to another saved context
+  token create|list|delete|disable|enable|rotate
                               manage API tokens
   audit list                  who changed which token or Deployment, and when
   deployment list|get|apply|delete
@@ -22,8 +24,8 @@ Commands:
   --version                   print "gatehouse <version>"
   help                        show this help
 
-Token and deployment commands act on the admin API of the current context,
-or with --config FILE on that config's store directly.
+Token and deployment commands act on the admin API of the current context
+(or of --context NAME), or with --config FILE on that config's store directly.
 
 Run 'gatehouse <command> --help' for a command's flags.
 Exit status: 0 ok, 1 refused or failed, 2 usage error.
@@ -37,7 +39,9 @@ export async function main(argv: string[]): Promise<number> {
       // Each command's modules load on demand: a CLI call starts without the gateway's (or the stores') code.
       case 'serve': return await (await import('./serve')).serve(rest);
       case 'login': return await (await import('./login-commands')).login(rest);
-      case 'current-context': return await (await import('./login-commands')).printCurrentContext(rest);
+      case 'current-context': return await (await import('./context-commands')).printCurrentContext(rest);
+      case 'list-context': return await (await import('./context-commands')).printContexts(rest);
+      case 'update-current-context': return await (await import('./context-commands')).updateCurrentContext(rest);
       case 'token': return await (await import('./token-commands')).tokenCommand(rest);
       case 'deployment': return await (await import('./deployment-commands')).deploymentCommand(rest);
       case 'audit': return await (await import('./audit-commands')).auditCommand(rest);

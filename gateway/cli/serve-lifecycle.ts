@@ -28,21 +28,22 @@ export function reloadLogged(gateway: Gateway, log: Logger, next?: () => Gatehou
   );
 }
 
-/** Serves until SIGTERM or SIGINT, then drains; resolves with the exit status. */
+/** Serves until SIGTERM or SIGINT (exit 0), or until the gateway fails (exit 1), then drains; resolves with the exit status. */
 export function servedUntilSignal(gateway: Gateway, log: Logger): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
-    const stop = (signal: string): void => {
+    const stop = (signal: string, status: number): void => {
       if (stopping) return;
       stopping = true;
       log.info({ signal, inflight: gateway.runtime.inflight }, 'draining');
       gateway.stop().then((clean) => {
         log.info({ clean }, 'stopped');
         log.flush();
-        resolve(0);
+        resolve(status);
       }, () => resolve(1));
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM', 0));
+    process.once('SIGINT', () => stop('SIGINT', 0));
+    void gateway.failed.then(() => stop('failed', 1));
   });
 }

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ConfigError } from '../config/env';
 import { parseConfig, readConfigFile } from '../config/load';
 import type { GatehouseConfig } from '../config/schema';
@@ -20,6 +22,8 @@ Runs the gateway. SIGHUP reloads the config; SIGTERM drains and exits.
                       usable CPU); overrides the config's workers
 `;
 
+const DEFAULT_CONFIG = 'config/gatehouse.yaml';
+
 /** Runs until SIGTERM/SIGINT; resolves with the exit status. */
 export async function serve(argv: string[]): Promise<number> {
   const { values } = parse(argv, { config: { type: 'string', short: 'c' }, workers: { type: 'string', short: 'w' } });
@@ -27,9 +31,15 @@ export async function serve(argv: string[]): Promise<number> {
     process.stdout.write(SERVE_HELP);
     return 0;
   }
-  const file = values.config ?? 'config/gatehouse.yaml';
+  const file = values.config ?? DEFAULT_CONFIG;
   const slot = workerSlot();
   if (slot !== undefined) return runWorker(file, slot);
+  if (!existsSync(file)) {
+    const which = values.config === undefined ? `the default ${DEFAULT_CONFIG}, relative to the current folder ${process.cwd()}` : `--config ${file}`;
+    process.stderr.write(`gatehouse: no config file at ${resolve(file)} (${which}).\n`
+      + 'Run gatehouse serve in the folder that holds config/ (a Gatehouse checkout), or name the config file with --config FILE.\n');
+    return 1;
+  }
   // Listening for SIGHUP from the start: its default action ends the process, and a reload sent while the
   // gateway starts (a config manager reacting to its own edit) waits for the start instead.
   let reload: (() => void) | undefined;

@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
 import { deploymentFromBody, deploymentView, hostOwners, patchDeployment, refuseHostClash, type DeploymentJson } from '../admin/deployment-service';
+import { checkPepper } from '../auth/pepper-fingerprint';
 import { recordAudit } from '../admin/audit-trail';
 import { parseOverlap, rotateToken } from '../auth/token-rotation';
 import { createToken, tokenView } from '../auth/token-service';
@@ -80,6 +81,13 @@ class StoreBackend implements Backend {
     return { events: page, next: events.length > limit ? page[page.length - 1].id : null };
   }
 
+  async setTokenDisabled(id: string, disabled: boolean): Promise<TokenJson | null> {
+    const updated = await this.store.updateToken(id, { disabled });
+    if (updated === null) return null;
+    await this.audit('token.update', id);
+    return tokenView(updated);
+  }
+
   async setTokenLimits(id: string, limits: LimitsJson | null): Promise<TokenJson | null> {
     const token = await refusing(async () => this.store.updateToken(id, { limits: validateTokenLimits(limits) }));
     if (token === null) return null;
@@ -148,5 +156,12 @@ export async function storeBackend(configFile: string): Promise<Backend> {
     throw err;
   }
   const store = await openStore(config.store);
+  try {
+    await checkPepper(store, config);
+  } catch (err) {
+    await store.close();
+    if (err instanceof ConfigError) throw new CommandError(`invalid config ${configFile}: ${err.message}`);
+    throw err;
+  }
   return new StoreBackend(store, config);
 }

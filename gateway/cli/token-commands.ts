@@ -1,44 +1,79 @@
 import { parseDuration } from '../config/duration';
 import { table, parse, required, UsageError, CommandError } from './args';
-import { backendFor } from './backend';
+import { backendFor, TARGET_FLAGS, TARGET_HELP, type Backend, type TokenJson } from './backend';
+import { runGroup, type CommandGroup } from './subcommands';
 import { describeLimits, limitsFromFlags, type LimitsJson } from './limit-flags';
 import { tokenId } from './token-id';
 
-export const TOKEN_HELP = `Usage: gatehouse token <command> [flags]
+const TOKEN: CommandGroup = {
+  name: 'token',
+  note: TARGET_HELP,
+  subcommands: {
+    create: {
+      usage: `create --name N [--description D] [--user-deployment NAME]... [--developer]
+       [--expires-in 30d] [--rate 600/m] [--concurrent 4] [--owner U] [--json]
+       [--config FILE | --context NAME]`,
+      summary: 'Creates a token and prints its secret (shown only this once).',
+      flags: `  --name N                 the token's name
+  --description D          free text
+  --user-deployment NAME   may call this protected Deployment (repeatable; "*": all)
+  --developer              may use the admin API, the CLI and the console
+                           (at least one of --user-deployment and --developer)
+  --expires-in DURATION    e.g. 30d, 12h, 90m (default: never)
+  --rate R                 requests per second, minute or hour (10/s, 600/m, 3600/h; a bare
+                           number is per minute), kept per minute
+  --concurrent N           requests and streams in progress at once
+  --owner U                the owner's user name (only with --config)
+  --json                   print the API's answer, {"token", "secret"}`,
+      run: create,
+    },
+    list: {
+      usage: 'list [--json] [--config FILE | --context NAME]',
+      summary: 'Lists the tokens with their status: active, disabled or expired.',
+      run: list,
+    },
+    delete: {
+      usage: 'delete ID|NAME [--config FILE | --context NAME]',
+      summary: 'Deletes a token (by id, or by a name no other token has); its secret stops working everywhere within a second.',
+      run: (argv) => change(argv, 'delete'),
+    },
+    update: {
+      usage: 'update ID [--rate 600/m|none] [--concurrent 4|none] [--json] [--config FILE | --context NAME]',
+      summary: "Changes a token's limits; a limit not named is kept, none removes it.",
+      run: update,
+    },
+    disable: {
+      usage: 'disable ID|NAME [--config FILE | --context NAME]',
+      summary: 'Refuses the token like a revoked one, keeping it (and its secret) for enable.',
+      run: (argv) => change(argv, 'disable'),
+    },
+    enable: {
+      usage: 'enable ID|NAME [--config FILE | --context NAME]',
+      summary: 'Makes a disabled token work again, with the same secret.',
+      run: (argv) => change(argv, 'enable'),
+    },
+    rotate: {
+      usage: 'rotate ID [--overlap 10m] [--json] [--config FILE | --context NAME]',
+      summary: 'Gives the token a new secret (shown only this once) and keeps its id, types, Deployments and expiry.',
+      flags: `  --overlap D   how long the old secret keeps working (default 0s: it stops at once; at most 7d).
+                Rotating again within an overlap ends the overlap of the secret replaced
+                before: at most two secrets work.
+  --json        print the API's answer`,
+      run: async (argv) => (await import('./token-rotate-command')).rotateCommand(argv),
+    },
+  },
+};
 
-Commands:
-  create --name N [--description D] [--user-deployment NAME]... [--developer]
-         [--expires-in 30d] [--rate 600/m] [--concurrent 4] [--owner U] [--config FILE] [--json]
-                       Creates a token and prints its secret (shown only this once).
-  list [--json] [--config FILE]
-  update ID [--rate 600/m|none] [--concurrent 4|none] [--config FILE] [--json]
-                       Changes a token's limits; a limit not named is kept, none removes it.
-  delete ID [--config FILE]
-  rotate ID [--overlap 10m] [--json] [--config FILE]
-                       Gives the token a new secret; the old one works for the overlap.
+export function tokenCommand(argv: string[]): Promise<number> {
+  return runGroup(TOKEN, argv);
+}
 
---rate is requests per second, minute or hour (10/s, 600/m, 3600/h; a bare
-number is per minute), kept per minute; --concurrent caps requests and
-streams in progress at once.
-
-With --config FILE the command acts on that config's store directly (how the
-first developer token is made); without it, on the admin API of the current
-context (see 'gatehouse login').
-`;
-
-export async function tokenCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'create': return create(rest);
-    case 'list': return list(rest);
-    case 'update': return update(rest);
-    case 'delete': return remove(rest);
-    case 'rotate': return (await import('./token-rotate-command')).rotateCommand(rest);
-    case undefined: case '--help': case '-h': case 'help':
-      (sub === undefined ? process.stderr : process.stdout).write(TOKEN_HELP);
-      return sub === undefined ? 2 : 0;
-    default:
-      throw new UsageError(`unknown token command "${sub}" (expected create, list, update, delete or rotate)`);
+async function withBackend(target: { config?: string; context?: string }, work: (backend: Backend) => Promise<number>): Promise<number> {
+  const backend = await backendFor(target);
+  try {
+    return await work(backend);
+  } finally {
+    await backend.close();
   }
 }
 
@@ -52,10 +87,9 @@ async function create(argv: string[]): Promise<number> {
     owner: { type: 'string' },
     rate: { type: 'string' },
     concurrent: { type: 'string' },
-    config: { type: 'string' },
     json: { type: 'boolean' },
+    ...TARGET_FLAGS,
   });
-  if (values.help) return help();
   const name = required(values.name, '--name');
   const limits = limitsFromFlags(values.rate, values.concurrent, false);
   if (values.owner !== undefined && values.config === undefined) {
@@ -72,8 +106,7 @@ async function create(argv: string[]): Promise<number> {
   }
   const deployments = values['user-deployment'];
   if (!deployments?.length && !values.developer) throw new UsageError('a token needs a type: --user-deployment NAME (repeatable, "*" for all) and/or --developer');
-  const backend = await backendFor(values.config);
-  try {
+  return withBackend(values, async (backend) => {
     const { token, secret } = await backend.createToken({
       name,
       description: values.description,
@@ -90,46 +123,71 @@ async function create(argv: string[]): Promise<number> {
       process.stdout.write(`Secret (shown only this once; store it now):\n${secret}\n`);
     }
     return 0;
-  } finally {
-    await backend.close();
-  }
+  });
+}
+
+/** What `token list` shows for a token: the console's words. */
+export function tokenStatus(token: TokenJson, now = Date.now()): 'active' | 'disabled' | 'expired' {
+  if (token.disabled) return 'disabled';
+  return typeof token.expires_at === 'string' && Date.parse(token.expires_at) <= now ? 'expired' : 'active';
 }
 
 async function list(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { config: { type: 'string' }, json: { type: 'boolean' } });
-  if (values.help) return help();
-  const backend = await backendFor(values.config);
-  try {
+  const { values } = parse(argv, { json: { type: 'boolean' }, ...TARGET_FLAGS });
+  return withBackend(values, async (backend) => {
     const tokens = await backend.listTokens();
     if (values.json) {
       process.stdout.write(JSON.stringify({ tokens }, null, 2) + '\n');
       return 0;
     }
+    const now = Date.now();
     const rows = tokens.map((t) => [
       String(t.id), String(t.name), String(t.owner),
       [t.user ? 'user' : '', t.developer ? 'developer' : ''].filter(Boolean).join('+'),
       (t.user as { deployments?: string[] } | null)?.deployments?.join(',') ?? '-',
       String(t.created_at), t.last_used_at ? String(t.last_used_at) : '-', t.expires_at ? String(t.expires_at) : 'never',
-      t.disabled ? 'yes' : 'no', describeLimits(t.limits),
+      tokenStatus(t, now), describeLimits(t.limits),
     ]);
-    process.stdout.write(table(['ID', 'NAME', 'OWNER', 'TYPES', 'DEPLOYMENTS', 'CREATED', 'LAST USED', 'EXPIRES', 'DISABLED', 'LIMITS'], rows));
+    process.stdout.write(table(['ID', 'NAME', 'OWNER', 'TYPES', 'DEPLOYMENTS', 'CREATED', 'LAST USED', 'EXPIRES', 'STATUS', 'LIMITS'], rows));
     return 0;
-  } finally {
-    await backend.close();
+  });
+}
+
+/** The token an ID|NAME argument means: an id, else the one token with that name. */
+async function resolveToken(backend: Backend, idOrName: string): Promise<TokenJson> {
+  const tokens = await backend.listTokens();
+  const byId = tokens.find((t) => t.id === idOrName);
+  if (byId) return byId;
+  const named = tokens.filter((t) => t.name === idOrName);
+  if (named.length === 1) return named[0]!;
+  if (named.length > 1) {
+    throw new CommandError(`${named.length} tokens are named "${idOrName}" (${named.map((t) => String(t.id)).join(', ')}): give the ID; "gatehouse token list" shows them`);
   }
+  throw new CommandError(`no token with id or name "${idOrName}"; "gatehouse token list" shows the tokens`);
+}
+
+async function change(argv: string[], action: 'delete' | 'disable' | 'enable'): Promise<number> {
+  const { values, positionals } = parse(argv, TARGET_FLAGS, 1);
+  const idOrName = positionals[0];
+  if (!idOrName) throw new UsageError(`missing token ID or NAME: gatehouse token ${action} ID|NAME`);
+  tokenId(idOrName, action);
+  return withBackend(values, async (backend) => {
+    const token = await resolveToken(backend, idOrName);
+    const id = String(token.id);
+    // Gone meanwhile: say so as for an unknown id.
+    const done = action === 'delete' ? await backend.deleteToken(id) : (await backend.setTokenDisabled(id, action === 'disable')) !== null;
+    if (!done) throw new CommandError(`no token with id "${id}"; "gatehouse token list" shows the tokens`);
+    process.stdout.write(`${action === 'delete' ? 'Deleted' : action === 'disable' ? 'Disabled' : 'Enabled'} token ${id}.\n`);
+    return 0;
+  });
 }
 
 async function update(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    rate: { type: 'string' }, concurrent: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' },
-  }, 1);
-  if (values.help) return help();
-  const id = positionals[0];
-  if (!id) throw new UsageError('missing token ID: gatehouse token update ID [--rate 600/m|none] [--concurrent 4|none]');
+  const { values, positionals } = parse(argv, { rate: { type: 'string' }, concurrent: { type: 'string' }, json: { type: 'boolean' }, ...TARGET_FLAGS }, 1);
+  const id = tokenId(positionals[0], 'update');
   const change = limitsFromFlags(values.rate, values.concurrent, true);
   if (change === undefined) throw new UsageError('nothing to change: give --rate and/or --concurrent');
-  const backend = await backendFor(values.config);
-  try {
+  return withBackend(values, async (backend) => {
     const current = (await backend.listTokens()).find((t) => t.id === id);
     if (current === undefined) throw new CommandError(`no token with id "${id}"`);
     const merged = { ...((current.limits ?? {}) as LimitsJson), ...change };
@@ -138,26 +196,5 @@ async function update(argv: string[]): Promise<number> {
     if (values.json) process.stdout.write(JSON.stringify({ token }, null, 2) + '\n');
     else process.stdout.write(`Updated token ${id}: limits ${describeLimits(token.limits)}.\n`);
     return 0;
-  } finally {
-    await backend.close();
-  }
-}
-
-async function remove(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { config: { type: 'string' } }, 1);
-  if (values.help) return help();
-  const id = tokenId(positionals[0], 'delete');
-  const backend = await backendFor(values.config);
-  try {
-    if (!(await backend.deleteToken(id))) throw new CommandError(`no token with id "${id}"`);
-    process.stdout.write(`Deleted token ${id}.\n`);
-    return 0;
-  } finally {
-    await backend.close();
-  }
-}
-
-function help(): number {
-  process.stdout.write(TOKEN_HELP);
-  return 0;
+  });
 }

@@ -1,24 +1,12 @@
 import { parseOverlap } from '../auth/token-rotation';
 import { isGatehouseError } from '../errors';
 import { CommandError, parse, UsageError } from './args';
-import { backendFor } from './backend';
+import { backendFor, TARGET_FLAGS } from './backend';
 import { tokenId } from './token-id';
 
-export const ROTATE_HELP = `Usage: gatehouse token rotate ID [--overlap 10m] [--json] [--config FILE]
-
-Gives the token a new secret (printed only this once) and keeps its id,
-types, Deployments and expiry. The old secret keeps working for --overlap
-(default 0s: it stops at once; at most 7d). Rotating again within an overlap
-ends the overlap of the secret replaced before: at most two secrets work.
-`;
-
-/** `gatehouse token rotate ID [--overlap D] [--json] [--config FILE]`. */
+/** `gatehouse token rotate ID [--overlap D] [--json] [--config FILE | --context NAME]`; its help is in token-commands.ts. */
 export async function rotateCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { overlap: { type: 'string' }, json: { type: 'boolean' }, config: { type: 'string' } }, 1);
-  if (values.help) {
-    process.stdout.write(ROTATE_HELP);
-    return 0;
-  }
+  const { values, positionals } = parse(argv, { overlap: { type: 'string' }, json: { type: 'boolean' }, ...TARGET_FLAGS }, 1);
   const id = tokenId(positionals[0], 'rotate');
   if (values.overlap !== undefined) {
     try {
@@ -28,7 +16,7 @@ export async function rotateCommand(argv: string[]): Promise<number> {
       throw err;
     }
   }
-  const backend = await backendFor(values.config);
+  const backend = await backendFor(values);
   try {
     const rotated = await backend.rotateToken(id, values.overlap);
     if (rotated === null) throw new CommandError(`no token with id "${id}"`);

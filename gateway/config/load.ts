@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { ConfigError } from './env';
 import type { GatehouseConfig } from './schema';
@@ -16,7 +17,9 @@ export function readConfigFile(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError('', `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    // A relative name is read from the current folder: say which file that was.
+    const tried = isAbsolute(file) ? file : `${file} (${resolve(file)})`;
+    throw new ConfigError('', `cannot read config file ${tried}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
 }
 

@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS changes (
   at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS changes_at ON changes (at);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS token_previous (id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, until TEXT NOT NULL);
 `;
 
@@ -175,6 +176,8 @@ export class EmbeddedStore implements Store {
       // sqlite_sequence, not MAX(seq): the log may have been pruned empty.
       lastSeq: db.prepare<[], number>("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)").pluck(),
       dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
+      claimMeta: db.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
+      meta: db.prepare<[string], string>('SELECT value FROM meta WHERE key = ?').pluck(),
     };
     this.lastSeq = this.sql.lastSeq.get() ?? 0;
   }
@@ -279,6 +282,13 @@ export class EmbeddedStore implements Store {
       const deleted = this.sql.deleteDeployment.run(name).changes > 0;
       return [deleted, deleted ? [{ kind: 'deployment', key: name, hash: null }] : []];
     });
+  }
+
+  async claimPepperFingerprint(fingerprint: string): Promise<string> {
+    return this.guard(() => this.db.transaction(() => {
+      this.sql.claimMeta.run('pepper_fingerprint', fingerprint);
+      return this.sql.meta.get('pepper_fingerprint') ?? fingerprint;
+    }).immediate());
   }
 
   /** Counters in the same file, so every process on the host shares them. */

@@ -83,6 +83,10 @@ const PUT_DEPLOYMENT = `
 local created = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return created`;
+/** SET NX, then the value kept: the first process's fingerprint wins, every later one reads it. */
+const CLAIM = `
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])`;
 const DELETE_DEPLOYMENT = `
 local deleted = redis.call('HDEL', KEYS[1], ARGV[1])
 if deleted == 1 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
@@ -137,7 +141,8 @@ const byCreation = (a: TokenRecord, b: TokenRecord): number =>
  * The shared store for many gateway processes, on one Redis server, a
  * Sentinel-managed primary or a Redis Cluster. Keys (named by {@link redisKeys}):
  * `token:hash:<hash>` the record JSON (so the hot-path lookup is one GET),
- * `token:ids` a HASH id -> hash, `deployments` a HASH name -> spec JSON, all
+ * `token:ids` a HASH id -> hash, `token:pepper-fingerprint` the pepper's fingerprint,
+ * `deployments` a HASH name -> spec JSON, all
  * in the token table's slot, `limits:{<token id>}:<scope>` a HASH of one
  * token's limit counters (scope '' for its own limits, else the Deployment
  * whose defaults apply; always tagged with the token id), and the pub/sub
@@ -154,7 +159,7 @@ export class RedisStore implements Store {
   private readonly subscriber: EventSubscriber;
   private readonly listeners: Array<(event: StoreEvent) => void> = [];
   private readonly key: {
-    readonly ids: string; readonly tokenByHash: string; readonly deployments: string; readonly channel: string;
+    readonly ids: string; readonly tokenByHash: string; readonly pepperFingerprint: string; readonly deployments: string; readonly channel: string;
     readonly audit: string; readonly limits: string;
   };
   private readonly usage: RedisUsage;
@@ -194,7 +199,8 @@ export class RedisStore implements Store {
     this.clustered = connections.clustered;
     const keys = redisKeys(config.prefix, connections.clustered);
     this.key = {
-      ids: keys.table('token:ids'), tokenByHash: keys.table('token:hash:'), deployments: keys.table('deployments'),
+      ids: keys.table('token:ids'), tokenByHash: keys.table('token:hash:'), pepperFingerprint: keys.table('token:pepper-fingerprint'),
+      deployments: keys.table('deployments'),
       channel: keys.channel, audit: keys.table('audit'),
       // Limit keys are per token and always carry the token id's hash tag (see limitStore).
       limits: `${config.prefix}limits:`,
@@ -354,6 +360,10 @@ export class RedisStore implements Store {
 
   async deleteDeployment(name: string): Promise<boolean> {
     return (await this.eval(DELETE_DEPLOYMENT, [this.key.deployments], [name, this.key.channel, deploymentEvent(name)])) === 1;
+  }
+
+  async claimPepperFingerprint(fingerprint: string): Promise<string> {
+    return String(await this.call(this.redis.eval(CLAIM, 1, this.key.pepperFingerprint, fingerprint)));
   }
 
   /** Every key of one token's counters carries `{<token id>}`: one hash slot, so one script may touch them all. */

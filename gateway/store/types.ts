@@ -106,6 +106,12 @@ export interface Store {
   deleteDeployment(name: string): Promise<boolean>;
 
   /**
+   * The pepper fingerprint kept in the store: stores `fingerprint` when the
+   * store has none yet (atomically, so two first processes agree), and
+   * answers the one kept, which the caller compares with its own.
+   */
+  claimPepperFingerprint(fingerprint: string): Promise<string>;
+  /**
    * The rate and concurrency counters kept beside the tokens, shared as the
    * tokens are. `holder` names this process's slots; they lapse `leaseMs`
    * after it last renewed them.

@@ -32,7 +32,7 @@ t.test('the CLI through the admin API of a logged-in context', async (t) => {
   t.match(help.stdout, /login --api-token TOKEN --endpoint URL/);
   t.match(help.stdout, /deployment list\|get\|apply\|delete/);
   t.equal(subHelp.code, 0);
-  t.match(subHelp.stdout, /apply NAME \[--access/);
+  t.match(subHelp.stdout, /^Usage: gatehouse deployment list \[--json\]/);
   t.equal(usage.code, 2, 'apply with nothing to apply: usage error');
   t.match(usage.stderr, /nothing to apply/);
   t.equal(noContext.code, 1, 'current-context before login fails');
@@ -62,7 +62,7 @@ t.test('the CLI through the admin API of a logged-in context', async (t) => {
     cli('deployment', 'apply', 'guarded', '--access', 'public'),
   ]);
   t.equal(current.code, 0);
-  t.same(JSON.parse(current.stdout), { name: 'acme', endpoint: gw.admin, api_token: dev.secret }, 'current-context JSON');
+  t.same(JSON.parse(current.stdout), { name: 'default', endpoint: gw.admin, api_token: dev.secret }, 'current-context JSON');
   t.equal(created.code, 0, created.stderr);
   const made = JSON.parse(created.stdout) as { token: Record<string, unknown>; secret: string };
   t.match(made.token, { name: 'from cli', description: 'd', owner: 'alice', user: { deployments: ['guarded'] }, developer: false });
@@ -88,7 +88,7 @@ t.test('the CLI through the admin API of a logged-in context', async (t) => {
     cli('deployment', 'apply', 'extra', '--access', 'private'),
   ]);
   t.equal(tokens.code, 0);
-  t.match(tokens.stdout, /^ID +NAME +OWNER +TYPES +DEPLOYMENTS +CREATED +LAST USED +EXPIRES +DISABLED +LIMITS\n/);
+  t.match(tokens.stdout, /^ID +NAME +OWNER +TYPES +DEPLOYMENTS +CREATED +LAST USED +EXPIRES +STATUS +LIMITS\n/);
   t.match(tokens.stdout, /\n\S+ +from cli +alice +user +guarded /, 'a row per token');
   t.notOk(tokens.stdout.includes(made.secret), 'no secret in the list');
   t.equal(deleted.code, 0, deleted.stderr);

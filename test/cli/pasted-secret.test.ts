@@ -12,14 +12,20 @@ t.test('a secret pasted where an id goes is never echoed, and is named for what 
   t.teardown(() => rmSync(home, { recursive: true, force: true }));
   const env = { GATEHOUSE_HOME: home };
 
-  const [withConfig, viaApi, extra, deployment, rotate] = await Promise.all([
+  const [withConfig, viaApi, extra, deployment, rotate, update, disable, enable] = await Promise.all([
     runCli(['token', 'delete', secret, '--config', gw.file], env),
     runCli(['token', 'delete', secret], env),
     runCli(['token', 'list', secret, '--config', gw.file], env),
     runCli(['deployment', 'get', secret, '--config', gw.file], env),
     runCli(['token', 'rotate', secret, '--config', gw.file], env),
+    runCli(['token', 'update', secret, '--rate', '60/m', '--config', gw.file], env),
+    runCli(['token', 'disable', secret, '--config', gw.file], env),
+    runCli(['token', 'enable', secret], env),
   ]);
-  for (const [what, r] of [['token delete --config', withConfig], ['token delete (API)', viaApi], ['token rotate', rotate]] as const) {
+  for (const [what, r] of [
+    ['token delete --config', withConfig], ['token delete (API)', viaApi], ['token rotate', rotate],
+    ['token update', update], ['token disable', disable], ['token enable (API)', enable],
+  ] as const) {
     t.equal(r.code, 1, `${what}: refused`);
     t.match(r.stderr, /looks like a token secret, not a token id/, `${what}: says why`);
     t.notMatch(r.stderr + r.stdout, secret.slice(4), `${what}: the secret is not echoed`);

@@ -108,8 +108,8 @@ t.test('token commands with --config, next to a running gateway on the same embe
       t.equal((run.stdout.match(SECRET) ?? []).length, 0, `${what}: no secret`);
       for (const hash of hashes) t.notOk(run.stdout.includes(hash), `${what}: no hash`);
     }
-    t.match(listed.stdout, /^ID +NAME +OWNER +TYPES +DEPLOYMENTS +CREATED +LAST USED +EXPIRES +DISABLED +LIMITS\n/);
-    t.match(listed.stdout, /\ntok_\w+ +ci +\S+ +user +guarded +\S+ +\S+ +never +no +-\n/);
+    t.match(listed.stdout, /^ID +NAME +OWNER +TYPES +DEPLOYMENTS +CREATED +LAST USED +EXPIRES +STATUS +LIMITS\n/);
+    t.match(listed.stdout, /\ntok_\w+ +ci +\S+ +user +guarded +\S+ +\S+ +never +active +-\n/);
     t.match(listed.stdout, /\ntok_\w+ +ops +root +user\+developer +\* +/);
     const { tokens } = JSON.parse(listedJson.stdout) as { tokens: Array<Record<string, unknown>> };
     t.same(tokens.map((tok) => tok.name).sort(), ['ci', 'ops']);
@@ -133,7 +133,7 @@ t.test('token commands with --config, next to a running gateway on the same embe
     t.ok(took <= PROPAGATION_MS, `within one second of the command (${took} ms)`);
     t.equal((await call(opsSecret)).status, 200, 'other tokens keep working');
 
-    await t.rejects(tokenCommand(['delete', ci.id, '--config', file]), { constructor: CommandError, message: `no token with id "${ci.id}"` },
+    await t.rejects(tokenCommand(['delete', ci.id, '--config', file]), { constructor: CommandError, message: `no token with id or name "${ci.id}"; "gatehouse token list" shows the tokens` },
       'deleting it again is refused');
   });
 });

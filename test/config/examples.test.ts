@@ -46,3 +46,27 @@ t.test('paths resolve against the config file, variables take their defaults', a
   const withPepper = loadConfig(join(CONFIG_DIR, 'gatehouse.yaml'), { GATEHOUSE_PEPPER: 'from-env' });
   t.equal(withPepper.tokens.pepper, 'from-env', 'GATEHOUSE_PEPPER wins');
 });
+
+t.test('each example config has its own store: one pepper never meets the tokens of another', async (t) => {
+  const stores = readdirSync(CONFIG_DIR).filter((f) => /\.ya?ml$/.test(f)).map((f) => loadConfig(join(CONFIG_DIR, f), {}).store)
+    .map((s) => (s.driver === 'embedded' ? s.path : JSON.stringify(s)));
+  t.equal(new Set(stores).size, stores.length, stores.join(', '));
+});
+
+t.test('the Redis example takes its ports from the environment: a second replica on the same host needs no edit', async (t) => {
+  const file = join(CONFIG_DIR, 'gatehouse.redis.yaml');
+  const first = loadConfig(file, {});
+  const second = loadConfig(file, { GATEHOUSE_EXTERNAL_PORT: '8081', GATEHOUSE_INTERNAL_PORT: '8091', GATEHOUSE_ADMIN_PORT: '9091' });
+  const ports = (c: ReturnType<typeof loadConfig>) => [c.listeners.external[0]!.port, c.listeners.internal[0]!.port, c.listeners.admin[0]!.port];
+  t.same(ports(first), [8080, 8090, 9090], 'the defaults');
+  t.same(ports(second), [8081, 8091, 9091]);
+  t.same(second.store, first.store, 'the same store');
+});
+
+t.test('the example configs route iris to the example gRPC upstream', async (t) => {
+  for (const file of ['gatehouse.yaml', 'gatehouse.tls.yaml']) {
+    const iris = loadConfig(join(CONFIG_DIR, file), {}).deployments.find((d) => d.name === 'iris');
+    t.match(iris, { protocol: 'grpc', upstreams: ['http://127.0.0.1:3001'] }, file);
+  }
+  t.ok(existsSync(join(CONFIG_DIR, '..', 'examples', 'grpc-upstream.js')) && existsSync(join(CONFIG_DIR, '..', 'examples', 'iris.proto')));
+});

@@ -26,19 +26,20 @@ async function slot(): Promise<() => void> {
  * the test's TypeScript loader) with GATEHOUSE_HOME set; resolves on exit.
  * Calls beyond a few at once queue.
  */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliResult> {
+export async function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000, cwd?: string): Promise<CliResult> {
   const release = await slot();
   try {
-    return await spawnCli(args, env, timeoutMs);
+    return await spawnCli(args, env, timeoutMs, cwd);
   } finally {
     release();
   }
 }
 
-function spawnCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<CliResult> {
+function spawnCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, cwd: string | undefined): Promise<CliResult> {
   const entry = cliEntry('cli.ts');
   const child = fork(entry.modulePath, [...entry.prefixArgs, ...args], {
     execArgv: entry.execArgv,
+    cwd,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, ...env },
   });

@@ -61,8 +61,11 @@ t.test('against a private redis-server', async (t) => {
     t.same(Object.fromEntries(stats), { get: 2 }, 'one GET per lookup, nothing else');
     t.equal(await redis.commandCalls('GET'), 2);
 
+    await store.claimPepperFingerprint('fingerprint');
     const keys = (await redis.command('KEYS', `${prefix}*`)) as string[];
-    t.same(keys.sort(), [`${prefix}deployments`, `${prefix}token:hash:${record.hash}`, `${prefix}token:ids`], 'keys are under the prefix');
+    t.same(keys.sort(), [
+      `${prefix}deployments`, `${prefix}token:hash:${record.hash}`, `${prefix}token:ids`, `${prefix}token:pepper-fingerprint`,
+    ], 'keys are under the prefix');
     const clients = String(await redis.command('CLIENT', 'LIST'));
     const ours = clients.split('\n').filter((line) => / name=gatehouse/.test(line));
     t.equal(ours.length, 2, 'a command and a subscriber connection');

@@ -214,6 +214,16 @@ export function storeContract(t: Test, newBacking: NewBacking): void {
     t.same(log.events, [{ kind: 'deployment', name: 'marker' }]);
   });
 
+  t.test('the pepper fingerprint: the first one is kept, later ones read it', async (t) => {
+    const open = await newBacking();
+    const [one, two] = [await open(), await open()];
+    t.teardown(async () => { await one.close(); await two.close(); });
+    const claims = await Promise.all([one.claimPepperFingerprint('first'), two.claimPepperFingerprint('second')]);
+    t.equal(claims[0], claims[1], 'two processes claiming at once agree on one');
+    t.equal(await one.claimPepperFingerprint('third'), claims[0], 'a later claim answers the kept one');
+    t.equal(await two.claimPepperFingerprint(claims[0]!), claims[0]);
+  });
+
   t.test('rotation: the new hash finds the token; the old one only until the overlap ends', async (t) => {
     const open = await newBacking();
     const store = await open();
