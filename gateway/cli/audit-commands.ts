@@ -1,5 +1,5 @@
 import { parse, table, UsageError } from './args';
-import { backendFor, TARGET_FLAGS } from './backend';
+import { TARGET_FLAGS, withBackend } from './backend';
 
 export const AUDIT_HELP = `Usage: gatehouse audit list [--limit N] [--before CURSOR] [--json] [--config FILE | --context NAME]
 
@@ -32,8 +32,7 @@ async function list(argv: string[]): Promise<number> {
   }
   const limit = values.limit === undefined ? 50 : Number(values.limit);
   if (!/^\d+$/.test(values.limit ?? '50') || limit < 1 || limit > 1_000) throw new UsageError(`--limit must be an integer from 1 to 1000 (got "${values.limit}")`);
-  const backend = await backendFor(values);
-  try {
+  return withBackend(values, async (backend) => {
     const page = await backend.listAudit(limit, values.before);
     if (values.json) {
       process.stdout.write(JSON.stringify(page, null, 2) + '\n');
@@ -45,7 +44,5 @@ async function list(argv: string[]): Promise<number> {
     process.stdout.write(table(['TIME', 'ACTION', 'TARGET', 'USER', 'TOKEN', 'CLIENT', 'REQUEST'], rows));
     if (page.next !== null) process.stdout.write(`More: gatehouse audit list --limit ${limit} --before ${page.next}\n`);
     return 0;
-  } finally {
-    await backend.close();
-  }
+  });
 }

@@ -77,3 +77,13 @@ export async function backendFor(target: { config?: string; context?: string }):
   if (context === null) throw new CommandError('not logged in: run "gatehouse login --api-token TOKEN --endpoint URL" or pass --config FILE');
   return new (await import('./api-backend')).ApiBackend(context);
 }
+
+/** Runs one command's work on the backend {@link backendFor} picks, and closes it however the work ends. */
+export async function withBackend(target: { config?: string; context?: string }, work: (backend: Backend) => Promise<number>): Promise<number> {
+  const backend = await backendFor(target);
+  try {
+    return await work(backend);
+  } finally {
+    await backend.close();
+  }
+}

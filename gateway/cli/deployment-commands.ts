@@ -1,6 +1,6 @@
 import { parseDuration } from '../config/duration';
 import { CommandError, parse, table, UsageError } from './args';
-import { backendFor, TARGET_FLAGS, TARGET_HELP, type Backend, type DeploymentFields, type DeploymentJson } from './backend';
+import { TARGET_FLAGS, TARGET_HELP, withBackend, type DeploymentFields, type DeploymentJson } from './backend';
 import { runGroup, type CommandGroup } from './subcommands';
 
 const DEPLOYMENT: CommandGroup = {
@@ -45,15 +45,6 @@ const DEPLOYMENT: CommandGroup = {
 
 export function deploymentCommand(argv: string[]): Promise<number> {
   return runGroup(DEPLOYMENT, argv);
-}
-
-async function withBackend(target: { config?: string; context?: string }, work: (backend: Backend) => Promise<number>): Promise<number> {
-  const backend = await backendFor(target);
-  try {
-    return await work(backend);
-  } finally {
-    await backend.close();
-  }
 }
 
 function nameFrom(positionals: string[], command: string): string {

@@ -1,6 +1,6 @@
 import { parseDuration } from '../config/duration';
 import { table, parse, required, UsageError, CommandError } from './args';
-import { backendFor, TARGET_FLAGS, TARGET_HELP, type Backend, type TokenJson } from './backend';
+import { TARGET_FLAGS, TARGET_HELP, withBackend, type Backend, type TokenJson } from './backend';
 import { runGroup, type CommandGroup } from './subcommands';
 import { describeLimits, limitsFromFlags, type LimitsJson } from './limit-flags';
 import { tokenId } from './token-id';
@@ -66,15 +66,6 @@ const TOKEN: CommandGroup = {
 
 export function tokenCommand(argv: string[]): Promise<number> {
   return runGroup(TOKEN, argv);
-}
-
-async function withBackend(target: { config?: string; context?: string }, work: (backend: Backend) => Promise<number>): Promise<number> {
-  const backend = await backendFor(target);
-  try {
-    return await work(backend);
-  } finally {
-    await backend.close();
-  }
 }
 
 async function create(argv: string[]): Promise<number> {

@@ -1,7 +1,7 @@
 import { parseOverlap } from '../auth/token-rotation';
 import { isGatehouseError } from '../errors';
 import { CommandError, parse, UsageError } from './args';
-import { backendFor, TARGET_FLAGS } from './backend';
+import { TARGET_FLAGS, withBackend } from './backend';
 import { tokenId } from './token-id';
 
 /** `gatehouse token rotate ID [--overlap D] [--json] [--config FILE | --context NAME]`; its help is in token-commands.ts. */
@@ -16,8 +16,7 @@ export async function rotateCommand(argv: string[]): Promise<number> {
       throw err;
     }
   }
-  const backend = await backendFor(values);
-  try {
+  return withBackend(values, async (backend) => {
     const rotated = await backend.rotateToken(id, values.overlap);
     if (rotated === null) throw new CommandError(`no token with id "${id}"`);
     if (values.json) {
@@ -29,7 +28,5 @@ export async function rotateCommand(argv: string[]): Promise<number> {
     const until = rotated.previous_secret_valid_until;
     process.stdout.write(until === null ? 'The old secret no longer works.\n' : `The old secret keeps working until ${until}.\n`);
     return 0;
-  } finally {
-    await backend.close();
-  }
+  });
 }
