@@ -46,7 +46,8 @@ t.test('Redis down: limited requests fail open, counted and logged', async (t) =
   await redis.command('SAVE');
   await redis.kill();
   const holding = call('/hold');
-  await within(2000, async () => held.length === 1);
+  // The first check waits out the command timeout of a dead Redis; on a busy machine that can pass 2 s.
+  t.not(await within(8000, async () => held.length === 1), null, 'the first request reached the upstream');
   const open = await call();
   t.equal(open.status, 200, 'over the limit, but the check cannot be made: let through');
   t.equal(open.headers['ratelimit-policy'], '"concurrent";q=1;qu="concurrent-requests"', 'the policy is still announced');
