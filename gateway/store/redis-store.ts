@@ -8,7 +8,7 @@ import { RedisAudit } from './redis-audit';
 import { MAX_RECONNECT_DELAY_MS, openConnections } from './redis-connections';
 import { redisKeys } from './redis-keys';
 import { EventSubscriber } from './redis-subscriber';
-import { RedisUsage } from './redis-usage';
+import { RedisUsage, type RunScript } from './redis-usage';
 import {
   applyTokenPatch, StoreUnavailableError,
   type AuditEvent, type Store, type StoreEvent, type TokenPatch, type TokenRecord, type UsageCount,
@@ -233,9 +233,9 @@ export class RedisStore implements Store {
         this.markSubscribed();
       },
     });
-    const call = <T>(command: Promise<T>): Promise<T> => this.call(command);
-    this.usage = new RedisUsage(this.redis, (tokenId, day) => keys.token(tokenId, `usage:${day}`), this.clustered, call);
-    this.audit = new RedisAudit(this.redis, this.key.audit, call);
+    const run: RunScript = (script, keys, args) => this.call(this.evalCached(script, keys, args));
+    this.usage = new RedisUsage((tokenId, day) => keys.token(tokenId, `usage:${day}`), this.clustered, run, (key) => this.call(this.redis.hgetall(key)));
+    this.audit = new RedisAudit(this.key.audit, run, (key, max, limit) => this.call(this.redis.zrevrangebylex(key, max, '-', 'LIMIT', 0, limit)));
   }
 
   async findTokenByHash(hash: string): Promise<TokenRecord | null> {

@@ -1,23 +1,39 @@
-import type { Cluster, default as Redis } from 'ioredis';
 import { USAGE_RETENTION_MS, type UsageCount } from './types';
 
 const MINUTES_PER_DAY = 1_440;
 const RETENTION_S = Math.ceil(USAGE_RETENTION_MS / 1_000);
 
+/** Runs a script (EVALSHA, falling back to EVAL) with its keys and arguments, as the store does. */
+export type RunScript = (script: string, keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown>;
+
+/**
+ * Adds counts and keeps the touched day keys for the retention.
+ * ARGV[1]: the retention in seconds; then (KEYS index, field, increment) triples.
+ */
+const ADD = `
+for i = 2, #ARGV, 3 do redis.call('HINCRBY', KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2]) end
+for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
+return 1`;
+
 /**
  * Usage counts in Redis: a HASH per token and day (a per-token key,
  * `redisKeys().token(id, 'usage:<day>')`), fields
  * `<minute>|<listener>|<class>|<r|i|o>` (requests, bytes in, bytes out),
- * expiring after the retention. A batch is one pipelined round trip; on a
- * cluster one per token, since a pipeline may only name keys of one slot.
+ * expiring after the retention. A batch is one script call; on a cluster one
+ * per token, since a script may only name keys of one slot.
+ *
+ * Scripts and single commands, never ioredis pipelines: on a cluster, a
+ * pipeline retried after MOVED while a node is down can queue its commands on
+ * one node's connection without writing them, and every later reply on that
+ * connection then answers the wrong command.
  */
 export class RedisUsage {
   constructor(
-    private readonly redis: Redis | Cluster,
     /** The key of one token's counts of one day, from the store's key builder. */
     private readonly dayKey: (tokenId: string, day: number) => string,
     private readonly clustered: boolean,
-    private readonly call: <T>(command: Promise<T>) => Promise<T>,
+    private readonly run: RunScript,
+    private readonly hgetall: (key: string) => Promise<Record<string, string>>,
   ) {}
 
   async add(counts: readonly UsageCount[]): Promise<void> {
@@ -33,26 +49,26 @@ export class RedisUsage {
   }
 
   private async addBatch(counts: readonly UsageCount[]): Promise<void> {
-    const pipeline = this.redis.pipeline();
-    const keys = new Set<string>();
+    const keys = new Map<string, number>();
+    const args: (string | number)[] = [RETENTION_S];
     for (const c of counts) {
       const key = this.dayKey(c.tokenId, Math.floor(c.minute / MINUTES_PER_DAY));
+      let index = keys.get(key);
+      if (index === undefined) keys.set(key, (index = keys.size + 1));
       const field = `${c.minute}|${c.listener}|${c.statusClass}|`;
-      pipeline.hincrby(key, `${field}r`, c.requests);
-      if (c.bytesIn > 0) pipeline.hincrby(key, `${field}i`, c.bytesIn);
-      if (c.bytesOut > 0) pipeline.hincrby(key, `${field}o`, c.bytesOut);
-      keys.add(key);
+      args.push(index, `${field}r`, c.requests);
+      if (c.bytesIn > 0) args.push(index, `${field}i`, c.bytesIn);
+      if (c.bytesOut > 0) args.push(index, `${field}o`, c.bytesOut);
     }
-    for (const key of keys) pipeline.expire(key, RETENTION_S);
-    await this.exec(pipeline);
+    await this.run(ADD, [...keys.keys()], args);
   }
 
   async read(tokenId: string, sinceMinute: number): Promise<UsageCount[]> {
     const today = Math.floor(Date.now() / 60_000 / MINUTES_PER_DAY);
-    const pipeline = this.redis.pipeline();
-    for (let day = Math.floor(sinceMinute / MINUTES_PER_DAY); day <= today; day++) pipeline.hgetall(this.dayKey(tokenId, day));
+    const days: Promise<Record<string, string>>[] = [];
+    for (let day = Math.floor(sinceMinute / MINUTES_PER_DAY); day <= today; day++) days.push(this.hgetall(this.dayKey(tokenId, day)));
     const sums = new Map<string, { listener: string; statusClass: string; r: number; i: number; o: number }>();
-    for (const fields of (await this.exec(pipeline)) as Record<string, string>[]) {
+    for (const fields of await Promise.all(days)) {
       for (const [field, value] of Object.entries(fields)) {
         const [minute, listener, statusClass, counter] = field.split('|');
         if (Number(minute) < sinceMinute || (counter !== 'r' && counter !== 'i' && counter !== 'o')) continue;
@@ -65,14 +81,5 @@ export class RedisUsage {
     return [...sums.values()].sort((a, b) => (a.listener + a.statusClass < b.listener + b.statusClass ? -1 : 1)).map((s) => ({
       tokenId, minute: sinceMinute, listener: s.listener, statusClass: s.statusClass, requests: s.r, bytesIn: s.i, bytesOut: s.o,
     }));
-  }
-
-  /** The replies in order; the first failed command fails the whole batch. */
-  private async exec(pipeline: ReturnType<Cluster['pipeline']>): Promise<unknown[]> {
-    const replies = (await this.call(pipeline.exec())) ?? [];
-    return replies.map(([err, reply]) => {
-      if (err) throw err;
-      return reply;
-    });
   }
 }

@@ -8,16 +8,16 @@ import { startCluster, startSentinelSet } from '../helpers/redis-topology';
 import { startUpstream } from '../helpers/upstream';
 
 /**
- * A free port below Linux's ephemeral range (32768+): Redis starts on it later, and a port the
- * OS hands out by itself meanwhile (a listener on port 0, an outgoing connection) cannot be it.
+ * A free port whose cluster bus port (+10000) is free too, both below Linux's ephemeral range
+ * (32768+): Redis starts on them later, and a port the OS hands out by itself meanwhile (a
+ * listener on port 0, an outgoing connection) cannot be either.
  */
 async function reservedPort(): Promise<number> {
   for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const server = await listenOn(port).catch(() => null);
-    if (server === null) continue;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    return port;
+    const port = 10_000 + Math.floor(Math.random() * 12_000);
+    const held = await Promise.all([listenOn(port), listenOn(port + 10_000)].map((p) => p.catch(() => null)));
+    await Promise.all(held.map((server) => server && new Promise<void>((resolve) => server.close(() => resolve()))));
+    if (held.every((server) => server !== null)) return port;
   }
 }
 
