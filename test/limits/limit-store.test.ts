@@ -81,6 +81,39 @@ function limitContract(t: Test, open: () => Promise<Store>): void {
     t.ok((await b.acquire(rate('summarizer'))).allowed, "a Deployment's default limit counts apart from the token's own");
   });
 
+  t.test('a batch takes what the allowance has, up to what is asked; a refusal takes none', async (t) => {
+    const [a, b] = await holders(t, 10_000, 10_000);
+    const token = `tok_${++tokens}`;
+    // 600/min: a burst of 10.
+    const rate = (take: number): LimitCall => ({ tokenId: token, rateScope: '', requestsPerMinute: 600, rateTake: take, slotScope: null, concurrent: 0, held: 0, slotTake: 0 });
+    const first = await a.acquire(rate(4));
+    t.equal(first.rateTaken, 4);
+    t.equal(first.rateRemaining, 6);
+    const rest = await b.acquire(rate(20));
+    t.ok(rest.allowed);
+    t.ok(rest.rateTaken >= 6 && rest.rateTaken <= 7, `the other holder gets the rest, not more (${rest.rateTaken})`);
+    t.equal(rest.rateRemaining, 0);
+    const none = await a.acquire(rate(4));
+    t.equal(none.refusedBy, 'rate');
+    t.equal(none.rateTaken, 0);
+  });
+
+  t.test('spare slots: as many as are free, up to what is asked', async (t) => {
+    const [a, b] = await holders(t, 10_000, 10_000);
+    const token = `tok_${++tokens}`;
+    const slots = (held: number, take: number): LimitCall => ({ tokenId: token, rateScope: null, requestsPerMinute: 0, rateTake: 0, slotScope: '', concurrent: 10, held, slotTake: take });
+    const first = await a.acquire(slots(0, 4));
+    t.equal(first.slotsTaken, 4, 'the slot asked for and 3 spares');
+    t.equal(first.slotsFree, 6);
+    const other = await b.acquire(slots(0, 8));
+    t.equal(other.slotsTaken, 6, 'the other holder gets what is left');
+    const refused = await a.acquire(slots(4, 2));
+    t.equal(refused.refusedBy, 'concurrency');
+    t.equal(refused.slotsTaken, 0);
+    await a.sync(token, '', 1);
+    t.equal((await b.acquire(slots(6, 5))).slotsTaken, 3, 'spares written back are free for the others');
+  });
+
   t.test('a refusal by one limit takes nothing from the other', async (t) => {
     const [a] = await holders(t, 10_000);
     const token = `tok_${++tokens}`;
