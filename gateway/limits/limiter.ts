@@ -4,6 +4,7 @@ import type { Route } from '../routing/route-table';
 import type { TokenRecord } from '../store/types';
 import { DEFAULT_LEASE_MS, type LimitAnswer, type LimitStore } from './limit-store';
 import { RateShare } from './rate-share';
+import { ScopeMap } from './scope-map';
 import { policyField, stateField, type RateLimitFields } from './ratelimit-fields';
 import { SPARE_IDLE_MS, SlotShare, spareFor } from './slot-share';
 
@@ -54,12 +55,12 @@ export class Limiter {
   readonly holder = `${process.pid}-${randomBytes(6).toString('hex')}`;
   private readonly store: LimitStore;
   private readonly leaseMs: number;
-  private readonly slots = new Map<string, SlotShare>();
-  private readonly rates = new Map<string, RateShare>();
+  private readonly slots = new ScopeMap<SlotShare>();
+  private readonly rates = new ScopeMap<RateShare>();
   /** Rate scopes known to be exhausted until a time: refused here, with no store traffic. */
-  private readonly exhausted = new Map<string, number>();
+  private readonly exhausted = new ScopeMap<number>();
   /** Slot scopes found full, until a time or until this process frees one of its slots there. */
-  private readonly full = new Map<string, number>();
+  private readonly full = new ScopeMap<number>();
   private timer: NodeJS.Timeout | undefined;
   /** When the timer fires, ms. */
   private timerAt = 0;
@@ -86,26 +87,24 @@ export class Limiter {
     const rateScope = rpm === 0 ? null : ownRate !== undefined ? '' : route.name;
     const slotScope = concurrent === 0 ? null : ownSlots !== undefined ? '' : route.name;
     const policy = policyField(rpm, concurrent);
-    const rateKey = rateScope === null ? '' : token.id + '\u0000' + rateScope;
-    const slotKey = slotScope === null ? '' : token.id + '\u0000' + slotScope;
 
     const now = Date.now();
     if (rateScope !== null) {
-      const until = this.exhausted.get(rateKey);
+      const until = this.exhausted.get(token.id, rateScope);
       if (until !== undefined) {
         if (until > now) return this.refusal('rate', token.id, until - now, policy, stateField(rpm, 0, until - now, 0, 0));
-        this.exhausted.delete(rateKey);
+        this.exhausted.delete(token.id, rateScope);
       }
     }
     if (slotScope !== null) {
-      const until = this.full.get(slotKey);
+      const until = this.full.get(token.id, slotScope);
       if (until !== undefined) {
         if (until > now) return this.refusal('concurrency', token.id, 1000, policy, stateField(0, 0, 0, concurrent, 0));
-        this.full.delete(slotKey);
+        this.full.delete(token.id, slotScope);
       }
     }
-    const rate = rateScope === null ? null : this.rateFor(rateKey, rpm);
-    const slots = slotScope === null ? null : this.slotsFor(slotKey, token.id, slotScope);
+    const rate = rateScope === null ? null : this.rateFor(token.id, rateScope, rpm);
+    const slots = slotScope === null ? null : this.slotsFor(token.id, slotScope);
     const rateHere = rate !== null && rate.take(rpm, now);
     const slotHere = slots !== null && slots.take(concurrent, now);
     if ((rate === null || rateHere) && (slots === null || slotHere)) {
@@ -134,7 +133,7 @@ export class Limiter {
         // Refused by the store: what this process's share admitted goes back to it.
         if (rateHere) rate.untake();
         if (slotHere) this.giveBack(slots);
-        return this.refused(answer, token.id, rateKey, slotKey, rpm, concurrent, policy);
+        return this.refused(answer, token.id, rateScope, slotScope, rpm, concurrent, policy);
       },
       (err: unknown) => {
         askRate?.answered(rateTake, null, Date.now());
@@ -155,16 +154,16 @@ export class Limiter {
   }
 
   private refused(
-    answer: LimitAnswer, tokenId: string, rateKey: string, slotKey: string, rpm: number, concurrent: number, policy: string,
+    answer: LimitAnswer, tokenId: string, rateScope: string | null, slotScope: string | null, rpm: number, concurrent: number, policy: string,
   ): GatehouseError {
     const state = stateField(rpm, answer.rateRemaining, answer.rateWaitMs, concurrent, answer.slotsFree);
     if (answer.refusedBy === 'rate') {
       if (this.exhausted.size > MAX_REMEMBERED) this.exhausted.clear();
-      this.exhausted.set(rateKey, Date.now() + answer.rateWaitMs);
+      this.exhausted.set(tokenId, rateScope ?? '', Date.now() + answer.rateWaitMs);
       return this.refusal('rate', tokenId, answer.rateWaitMs, policy, state);
     }
     if (this.full.size > MAX_REMEMBERED) this.full.clear();
-    this.full.set(slotKey, Date.now() + FULL_MEMORY_MS);
+    this.full.set(tokenId, slotScope ?? '', Date.now() + FULL_MEMORY_MS);
     return this.refusal('concurrency', tokenId, 1000, policy, state);
   }
 
@@ -174,26 +173,26 @@ export class Limiter {
     });
   }
 
-  private rateFor(key: string, rpm: number): RateShare {
-    let rate = this.rates.get(key);
+  private rateFor(tokenId: string, scope: string, rpm: number): RateShare {
+    let rate = this.rates.get(tokenId, scope);
     if (rate === undefined) {
       // Forgetting shares loses at most what they hold (a stricter limit for a moment), never a count.
       if (this.rates.size > MAX_REMEMBERED) this.rates.clear();
-      this.rates.set(key, (rate = new RateShare(rpm)));
+      this.rates.set(tokenId, scope, (rate = new RateShare(rpm)));
     }
     return rate;
   }
 
-  private slotsFor(key: string, tokenId: string, scope: string): SlotShare {
-    let slots = this.slots.get(key);
-    if (slots === undefined) this.slots.set(key, (slots = new SlotShare(key, tokenId, scope)));
+  private slotsFor(tokenId: string, scope: string): SlotShare {
+    let slots = this.slots.get(tokenId, scope);
+    if (slots === undefined) this.slots.set(tokenId, scope, (slots = new SlotShare(tokenId, scope)));
     return slots;
   }
 
   /** A request holding a slot ended: the slot becomes a spare here, written back as `settle` says. */
   released(slots: SlotShare): void {
     slots.held--;
-    this.full.delete(slots.key);
+    this.full.delete(slots.tokenId, slots.scope);
     this.settle(slots);
   }
 
@@ -209,17 +208,17 @@ export class Limiter {
    */
   private settle(slots: SlotShare): void {
     const now = Date.now();
-    if (slots.pending === 0 && slots.stored !== slots.target(now)) this.schedule(FLUSH_MS);
+    if (slots.pending === 0 && slots.stored !== slots.target(now)) this.schedule(FLUSH_MS, now);
     // Not sooner than FLUSH_MS: while a check is in flight the spares cannot be written back yet.
-    else if (slots.spare > 0) this.schedule(Math.max(FLUSH_MS, Math.min(slots.usedAt + SPARE_IDLE_MS - now, this.leaseMs / 3)));
-    else if (slots.held > 0) this.schedule(this.leaseMs / 3);
-    else if (slots.claimed === 0 && slots.stored === 0) this.slots.delete(slots.key);
+    else if (slots.spare > 0) this.schedule(Math.max(FLUSH_MS, Math.min(slots.usedAt + SPARE_IDLE_MS - now, this.leaseMs / 3)), now);
+    else if (slots.held > 0) this.schedule(this.leaseMs / 3, now);
+    else if (slots.claimed === 0 && slots.stored === 0) this.slots.delete(slots.tokenId, slots.scope);
   }
 
   /** Makes sure the timer fires within `ms`. */
-  private schedule(ms: number): void {
+  private schedule(ms: number, now: number): void {
     if (this.closed) return;
-    const at = Date.now() + ms;
+    const at = now + ms;
     if (this.timer !== undefined) {
       if (this.timerAt <= at) return;
       clearTimeout(this.timer);

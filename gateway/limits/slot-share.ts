@@ -44,7 +44,7 @@ export class SlotShare {
   private sent = 0;
   private applied = 0;
 
-  constructor(readonly key: string, readonly tokenId: string, readonly scope: string) {}
+  constructor(readonly tokenId: string, readonly scope: string) {}
 
   get claimed(): number {
     return this.held + this.pending;
@@ -57,7 +57,11 @@ export class SlotShare {
 
   /** Admits one request from the spares at hand; false when there are none (ask the store). */
   take(concurrent: number, now: number): boolean {
-    this.concurrent = concurrent;
+    if (concurrent !== this.concurrent) {
+      // The limit changed: spares taken under the old one are not used (and are written back).
+      this.concurrent = concurrent;
+      this.granted = Math.min(this.granted, this.claimed);
+    }
     if (this.spare === 0 || this.claimed >= concurrent) return false;
     this.held++;
     this.usedAt = now;
