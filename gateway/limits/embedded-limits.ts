@@ -72,11 +72,12 @@ export class EmbeddedLimitStore implements LimitStore {
     let rateOk = true;
     let remaining = 0;
     let wait = 0;
-    let reset = 0;
     let tat = now;
+    let interval = 0;
+    let taken = 0;
     const rateKey = call.rateScope === null ? '' : keyOf(call.tokenId, call.rateScope);
     if (call.rateScope !== null) {
-      const interval = 60_000 / call.requestsPerMinute;
+      interval = 60_000 / call.requestsPerMinute;
       const burst = burstOf(call.requestsPerMinute);
       tat = Math.max(this.sql.rate.get(rateKey) ?? now, now);
       const allowAt = tat + interval - burst * interval;
@@ -84,27 +85,28 @@ export class EmbeddedLimitStore implements LimitStore {
         rateOk = false;
         wait = allowAt - now;
       } else {
-        tat += interval;
-        remaining = Math.floor((now - allowAt) / interval);
+        // What the allowance has now, of which up to rateTake are taken.
+        remaining = Math.floor((now - allowAt) / interval) + 1;
+        taken = Math.min(call.rateTake, remaining);
       }
-      reset = tat - now;
-    }
-    let others = 0;
-    const slotKey = call.slotScope === null ? '' : keyOf(call.tokenId, call.slotScope);
-    if (call.slotScope !== null) others = this.sql.others.get(slotKey, this.holder, now) ?? 0;
-    const slotOk = call.slotScope === null || others + call.held < call.concurrent;
-    const allowed = rateOk && slotOk;
-    if (allowed && call.rateScope !== null) this.sql.setRate.run(rateKey, tat, Math.ceil(tat));
-    else if (rateOk && call.rateScope !== null) {
-      // Refused for want of a slot: the allowance is as it was.
-      remaining++;
-      reset -= 60_000 / call.requestsPerMinute;
     }
     let free = 0;
+    const slotKey = call.slotScope === null ? '' : keyOf(call.tokenId, call.slotScope);
+    if (call.slotScope !== null) free = call.concurrent - (this.sql.others.get(slotKey, this.holder, now) ?? 0) - call.held;
+    const slotOk = call.slotScope === null || free >= 1;
+    const allowed = rateOk && slotOk;
+    // A refusal by either limit takes nothing from the other.
+    if (!allowed) taken = 0;
+    if (call.rateScope !== null) {
+      tat += taken * interval;
+      remaining -= taken;
+      if (taken > 0) this.sql.setRate.run(rateKey, tat, Math.ceil(tat));
+    }
+    let slotsTaken = 0;
     if (call.slotScope !== null) {
-      const mine = allowed ? call.held + 1 : call.held;
-      this.setHeld(slotKey, mine, now);
-      free = Math.max(call.concurrent - others - mine, 0);
+      if (allowed) slotsTaken = Math.min(call.slotTake, free);
+      this.setHeld(slotKey, call.held + slotsTaken, now);
+      free = Math.max(free - slotsTaken, 0);
     }
     if (now - this.lastPrune > PRUNE_EVERY_MS) {
       this.lastPrune = now;
@@ -112,8 +114,8 @@ export class EmbeddedLimitStore implements LimitStore {
       this.sql.pruneRates.run(now);
     }
     return {
-      allowed, refusedBy: !rateOk ? 'rate' : !slotOk ? 'concurrency' : null,
-      rateRemaining: remaining, rateResetMs: Math.ceil(reset), rateWaitMs: Math.ceil(wait), slotsFree: free,
+      allowed, refusedBy: !rateOk ? 'rate' : !slotOk ? 'concurrency' : null, rateTaken: taken, slotsTaken,
+      rateRemaining: remaining, rateResetMs: Math.ceil(tat - now), rateWaitMs: Math.ceil(wait), slotsFree: free,
     };
   }
 

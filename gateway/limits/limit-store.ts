@@ -10,6 +10,11 @@ export interface LimitCall {
   /** Counter scope of the rate limit ('' the token's own, else the Deployment's name); null when there is none. */
   readonly rateScope: string | null;
   readonly requestsPerMinute: number;
+  /**
+   * Requests' worth of the rate to take at once (at least 1): the store takes
+   * as many as the allowance has, up to this, or refuses when it has none.
+   */
+  readonly rateTake: number;
   /** Counter scope of the concurrency limit; null when there is none. */
   readonly slotScope: string | null;
   readonly concurrent: number;
@@ -18,24 +23,30 @@ export interface LimitCall {
    * absolute count, so a lost or repeated call corrects itself on the next.
    */
   readonly held: number;
+  /** Slots to take besides `held` (at least 1): as many as are free, up to this, or a refusal when none is. */
+  readonly slotTake: number;
 }
 
 export interface LimitAnswer {
   readonly allowed: boolean;
   /** Which limit refused it (rate first), when refused. */
   readonly refusedBy: 'rate' | 'concurrency' | null;
-  /** Requests the rate limit lets through right now, after this one. */
+  /** Requests' worth of the rate taken (0 when refused or not asked). */
+  readonly rateTaken: number;
+  /** Slots taken besides `held`: the store now counts `held + slotsTaken` for this holder (0 when refused or not asked). */
+  readonly slotsTaken: number;
+  /** Requests the rate limit lets through right now, after the ones taken. */
   readonly rateRemaining: number;
   /** ms until the rate allowance is whole again. */
   readonly rateResetMs: number;
   /** ms until the rate limit admits another request (0 when it would now). */
   readonly rateWaitMs: number;
-  /** Slots free for this token in the fleet, after this one. */
+  /** Slots free for this token in the fleet, after the ones taken. */
   readonly slotsFree: number;
 }
 
 export interface LimitStore {
-  /** One atomic check-and-take of both limits: one round trip. */
+  /** One atomic check-and-take of both limits: one round trip. Both are taken, or neither. */
   acquire(call: LimitCall): Promise<LimitAnswer>;
   /** Sets how many slots this process holds in one scope, renewing their lease (0 lets them go). */
   sync(tokenId: string, slotScope: string, held: number): Promise<void>;

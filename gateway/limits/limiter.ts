@@ -3,10 +3,13 @@ import { GatehouseError } from '../errors';
 import type { Route } from '../routing/route-table';
 import type { TokenRecord } from '../store/types';
 import { DEFAULT_LEASE_MS, type LimitAnswer, type LimitStore } from './limit-store';
+import { RateShare } from './rate-share';
+import { ScopeMap } from './scope-map';
 import { policyField, stateField, type RateLimitFields } from './ratelimit-fields';
+import { SPARE_IDLE_MS, SlotShare, spareFor } from './slot-share';
 
-/** Exhausted rate scopes remembered at most; past it the memory starts over (the store still decides). */
-const MAX_EXHAUSTED = 10_000;
+/** Scopes remembered at most in each map; past it the memory starts over (the store still decides). */
+const MAX_REMEMBERED = 10_000;
 
 /**
  * How long a scope found with no free slot is refused here without asking the store, unless
@@ -23,32 +26,10 @@ export interface LimiterOptions {
   readonly onFailOpen?: (err: unknown) => void;
 }
 
-/** This process's slots in one scope of one token. */
-class Slots {
-  /** Granted and not yet released. */
-  held = 0;
-  /** Checks sent and not yet answered: counted as held until they are, so two in flight do not both see one free slot. */
-  pending = 0;
-  /** What the store recorded for us with our last answered call (-1: unknown, a call failed). */
-  stored = 0;
-  /** When the store last heard from us about these slots (a check or a sync), ms. */
-  syncedAt = 0;
-  constructor(readonly key: string, readonly tokenId: string, readonly scope: string) {}
-
-  get claimed(): number {
-    return this.held + this.pending;
-  }
-
-  /** The store counts more (or fewer) slots for us than we hold, and no call in flight will fix it. */
-  get stale(): boolean {
-    return this.pending === 0 && this.stored !== this.held;
-  }
-}
-
 /** What an allowed, limited request carries: the fields for its answer and its slot, released once when it ends. */
 export class LimitGrant {
   private released = false;
-  constructor(readonly fields: RateLimitFields, private readonly slots: Slots | null, private readonly limiter: Limiter) {}
+  constructor(readonly fields: RateLimitFields, private readonly slots: SlotShare | null, private readonly limiter: Limiter) {}
 
   /** Idempotent: every way a request ends may call it. */
   release(): void {
@@ -59,23 +40,27 @@ export class LimitGrant {
 }
 
 /**
- * Per-token rate and concurrency limits, shared through the store: one
- * round trip for a limited request, none for an unlimited one. Slots freed by
- * ending requests ride along with the next check on the same token (the
- * store is told an absolute count), or are written back within FLUSH_MS;
- * held slots are leases renewed every third of the lease. A store that
- * fails lets requests through (fail open): the token was already checked.
+ * Per-token rate and concurrency limits, shared through the store. A limited
+ * request is admitted from this process's share when it has one (no store
+ * traffic), else with one round trip that also takes a share for the next
+ * ones: a batch of the rate (rate-share.ts), spare slots (slot-share.ts); an
+ * unlimited request costs nothing. Slots freed by ending requests ride along
+ * with the next check on the same token (the store is told an absolute
+ * count), or are written back within FLUSH_MS (spares: once idle); held slots
+ * are leases renewed every third of the lease. A store that fails lets
+ * requests through (fail open): the token was already checked.
  */
 export class Limiter {
   /** Names this process's slots in the store. */
   readonly holder = `${process.pid}-${randomBytes(6).toString('hex')}`;
   private readonly store: LimitStore;
   private readonly leaseMs: number;
-  private readonly slots = new Map<string, Slots>();
+  private readonly slots = new ScopeMap<SlotShare>();
+  private readonly rates = new ScopeMap<RateShare>();
   /** Rate scopes known to be exhausted until a time: refused here, with no store traffic. */
-  private readonly exhausted = new Map<string, number>();
+  private readonly exhausted = new ScopeMap<number>();
   /** Slot scopes found full, until a time or until this process frees one of its slots there. */
-  private readonly full = new Map<string, number>();
+  private readonly full = new ScopeMap<number>();
   private timer: NodeJS.Timeout | undefined;
   /** When the timer fires, ms. */
   private timerAt = 0;
@@ -88,7 +73,7 @@ export class Limiter {
 
   /**
    * null when no limit applies (no store traffic); else the grant or the
-   * refusal, once the store has answered.
+   * refusal: at once from this process's share, or once the store has answered.
    */
   check(token: TokenRecord, route: Route): LimitGrant | GatehouseError | Promise<LimitGrant | GatehouseError> | null {
     const own = token.limits;
@@ -105,60 +90,80 @@ export class Limiter {
 
     const now = Date.now();
     if (rateScope !== null) {
-      const until = this.exhausted.get(token.id + '\u0000' + rateScope);
+      const until = this.exhausted.get(token.id, rateScope);
       if (until !== undefined) {
         if (until > now) return this.refusal('rate', token.id, until - now, policy, stateField(rpm, 0, until - now, 0, 0));
-        this.exhausted.delete(token.id + '\u0000' + rateScope);
+        this.exhausted.delete(token.id, rateScope);
       }
     }
     if (slotScope !== null) {
-      const until = this.full.get(token.id + '\u0000' + slotScope);
+      const until = this.full.get(token.id, slotScope);
       if (until !== undefined) {
         if (until > now) return this.refusal('concurrency', token.id, 1000, policy, stateField(0, 0, 0, concurrent, 0));
-        this.full.delete(token.id + '\u0000' + slotScope);
+        this.full.delete(token.id, slotScope);
       }
     }
+    const rate = rateScope === null ? null : this.rateFor(token.id, rateScope, rpm);
     const slots = slotScope === null ? null : this.slotsFor(token.id, slotScope);
-    const held = slots === null ? 0 : slots.claimed;
-    if (slots !== null) {
-      slots.pending++;
-      slots.syncedAt = now;
+    const rateHere = rate !== null && rate.take(rpm, now);
+    const slotHere = slots !== null && slots.take(concurrent, now);
+    if ((rate === null || rateHere) && (slots === null || slotHere)) {
+      return new LimitGrant({ policy, state: this.state(rpm, rate, concurrent, slots, now) }, slots, this);
     }
-    return this.store.acquire({ tokenId: token.id, rateScope, requestsPerMinute: rpm, slotScope, concurrent, held }).then(
-      (answer) => this.answered(answer, token.id, rateScope, rpm, concurrent, slots, held, policy),
+
+    // One store call for what this process's share did not cover, taking a share for the next requests.
+    const askRate = rate !== null && !rateHere ? rate : null;
+    const askSlots = slots !== null && !slotHere ? slots : null;
+    const rateTake = askRate === null ? 0 : askRate.ask(now);
+    const held = askSlots === null ? 0 : askSlots.claimed;
+    const slotTake = askSlots === null ? 0 : 1 + spareFor(concurrent, held);
+    const call = askSlots === null ? 0 : askSlots.send(now);
+    return this.store.acquire({
+      tokenId: token.id, rateScope: askRate === null ? null : rateScope, requestsPerMinute: rpm, rateTake,
+      slotScope: askSlots === null ? null : slotScope, concurrent, held, slotTake,
+    }).then(
+      (answer) => {
+        const at = Date.now();
+        askRate?.answered(rateTake, answer, at);
+        if (askSlots !== null) {
+          askSlots.answered(call, held, answer);
+          this.settle(askSlots);
+        }
+        if (answer.allowed) return new LimitGrant({ policy, state: this.state(rpm, rate, concurrent, slots, at) }, slots, this);
+        // Refused by the store: what this process's share admitted goes back to it.
+        if (rateHere) rate.untake();
+        if (slotHere) this.giveBack(slots);
+        return this.refused(answer, token.id, rateScope, slotScope, rpm, concurrent, policy);
+      },
       (err: unknown) => {
-        if (slots !== null) {
-          slots.pending--;
-          slots.stored = -1;
-          this.settle(slots);
+        askRate?.answered(rateTake, null, Date.now());
+        if (askSlots !== null) {
+          askSlots.answered(call, held, null);
+          this.settle(askSlots);
         }
         this.options.onFailOpen?.(err);
-        return new LimitGrant({ policy, state: '' }, null, this);
+        // A slot admitted from the share is real and released as usual; the rest was not counted.
+        return new LimitGrant({ policy, state: '' }, slotHere ? slots : null, this);
       },
     );
   }
 
-  private answered(
-    answer: LimitAnswer, tokenId: string, rateScope: string | null, rpm: number, concurrent: number,
-    slots: Slots | null, sent: number, policy: string,
-  ): LimitGrant | GatehouseError {
-    if (slots !== null) {
-      slots.pending--;
-      slots.stored = answer.allowed ? sent + 1 : sent;
-      if (answer.allowed) slots.held++;
-      this.settle(slots);
-    }
-    const state = stateField(rpm, answer.rateRemaining, answer.allowed ? answer.rateResetMs : answer.rateWaitMs, concurrent, answer.slotsFree);
-    if (answer.allowed) return new LimitGrant({ policy, state }, slots, this);
+  /** The `RateLimit` field as this process knows it: the last answers, and its own shares. */
+  private state(rpm: number, rate: RateShare | null, concurrent: number, slots: SlotShare | null, now: number): string {
+    return stateField(rpm, rate === null ? 0 : rate.remaining(now), rate === null ? 0 : rate.resetMs(now), concurrent, slots === null ? 0 : slots.free());
+  }
+
+  private refused(
+    answer: LimitAnswer, tokenId: string, rateScope: string | null, slotScope: string | null, rpm: number, concurrent: number, policy: string,
+  ): GatehouseError {
+    const state = stateField(rpm, answer.rateRemaining, answer.rateWaitMs, concurrent, answer.slotsFree);
     if (answer.refusedBy === 'rate') {
-      if (this.exhausted.size > MAX_EXHAUSTED) this.exhausted.clear();
-      this.exhausted.set(tokenId + '\u0000' + rateScope, Date.now() + answer.rateWaitMs);
+      if (this.exhausted.size > MAX_REMEMBERED) this.exhausted.clear();
+      this.exhausted.set(tokenId, rateScope ?? '', Date.now() + answer.rateWaitMs);
       return this.refusal('rate', tokenId, answer.rateWaitMs, policy, state);
     }
-    if (slots !== null) {
-      if (this.full.size > MAX_EXHAUSTED) this.full.clear();
-      this.full.set(slots.key, Date.now() + FULL_MEMORY_MS);
-    }
+    if (this.full.size > MAX_REMEMBERED) this.full.clear();
+    this.full.set(tokenId, slotScope ?? '', Date.now() + FULL_MEMORY_MS);
     return this.refusal('concurrency', tokenId, 1000, policy, state);
   }
 
@@ -168,31 +173,52 @@ export class Limiter {
     });
   }
 
-  private slotsFor(tokenId: string, scope: string): Slots {
-    const key = tokenId + '\u0000' + scope;
-    let slots = this.slots.get(key);
-    if (slots === undefined) this.slots.set(key, (slots = new Slots(key, tokenId, scope)));
+  private rateFor(tokenId: string, scope: string, rpm: number): RateShare {
+    let rate = this.rates.get(tokenId, scope);
+    if (rate === undefined) {
+      // Forgetting shares loses at most what they hold (a stricter limit for a moment), never a count.
+      if (this.rates.size > MAX_REMEMBERED) this.rates.clear();
+      this.rates.set(tokenId, scope, (rate = new RateShare(rpm)));
+    }
+    return rate;
+  }
+
+  private slotsFor(tokenId: string, scope: string): SlotShare {
+    let slots = this.slots.get(tokenId, scope);
+    if (slots === undefined) this.slots.set(tokenId, scope, (slots = new SlotShare(tokenId, scope)));
     return slots;
   }
 
-  /** A request holding a slot ended. */
-  released(slots: Slots): void {
+  /** A request holding a slot ended: the slot becomes a spare here, written back as `settle` says. */
+  released(slots: SlotShare): void {
     slots.held--;
-    this.full.delete(slots.key);
+    this.full.delete(slots.tokenId, slots.scope);
     this.settle(slots);
   }
 
-  /** After any change: write back what no call in flight will carry, keep held slots' leases renewed, forget idle scopes. */
-  private settle(slots: Slots): void {
-    if (slots.stale) this.schedule(FLUSH_MS);
-    else if (slots.held > 0) this.schedule(this.leaseMs / 3);
-    else if (slots.claimed === 0 && slots.stored === 0) this.slots.delete(slots.key);
+  /** A slot admitted from the spares, for a request the store then refused: a spare again. */
+  private giveBack(slots: SlotShare): void {
+    slots.held--;
+    this.settle(slots);
+  }
+
+  /**
+   * After any change: write back what no call in flight will carry (soon, or
+   * once spares go idle), keep leases renewed, forget idle scopes.
+   */
+  private settle(slots: SlotShare): void {
+    const now = Date.now();
+    if (slots.pending === 0 && slots.stored !== slots.target(now)) this.schedule(FLUSH_MS, now);
+    // Not sooner than FLUSH_MS: while a check is in flight the spares cannot be written back yet.
+    else if (slots.spare > 0) this.schedule(Math.max(FLUSH_MS, Math.min(slots.usedAt + SPARE_IDLE_MS - now, this.leaseMs / 3)), now);
+    else if (slots.held > 0) this.schedule(this.leaseMs / 3, now);
+    else if (slots.claimed === 0 && slots.stored === 0) this.slots.delete(slots.tokenId, slots.scope);
   }
 
   /** Makes sure the timer fires within `ms`. */
-  private schedule(ms: number): void {
+  private schedule(ms: number, now: number): void {
     if (this.closed) return;
-    const at = Date.now() + ms;
+    const at = now + ms;
     if (this.timer !== undefined) {
       if (this.timerAt <= at) return;
       clearTimeout(this.timer);
@@ -202,23 +228,23 @@ export class Limiter {
     this.timer.unref();
   }
 
-  /** Writes back releases no check carried, and renews leases about to lapse. */
+  /** Writes back releases no check carried and spares gone idle, and renews leases about to lapse. */
   private async flush(): Promise<void> {
     this.timer = undefined;
     const now = Date.now();
-    const due: Slots[] = [];
+    const due: SlotShare[] = [];
     for (const slots of this.slots.values()) {
-      if (slots.stale || (slots.claimed > 0 && now - slots.syncedAt >= this.leaseMs / 3)) due.push(slots);
+      const stale = slots.pending === 0 && slots.stored !== slots.target(now);
+      if (stale || ((slots.claimed > 0 || slots.stored !== 0) && now - slots.syncedAt >= this.leaseMs / 3)) due.push(slots);
     }
     await Promise.all(due.map(async (slots) => {
-      const count = slots.claimed;
-      slots.syncedAt = now;
+      const count = slots.target(now);
+      const call = slots.syncing(count, now);
       try {
         await this.store.sync(slots.tokenId, slots.scope, count);
-        slots.stored = count;
       } catch {
         // Tried again on the next round; meanwhile the lease bounds what the store over-counts.
-        slots.stored = -1;
+        slots.syncFailed(call);
       }
     }));
     if (this.closed) return;

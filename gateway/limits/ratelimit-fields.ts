@@ -9,20 +9,24 @@ export interface RateLimitFields {
   readonly state: string;
 }
 
-const policies = new Map<string, string>();
+/** Policy fields by requests per minute, then by concurrent: no key to build per request. */
+const policies = new Map<number, Map<number, string>>();
 
 /** The policy field for a pair of limits (0: none), made once per pair. */
 export function policyField(requestsPerMinute: number, concurrent: number): string {
-  const id = `${requestsPerMinute}/${concurrent}`;
-  let field = policies.get(id);
+  let byConcurrent = policies.get(requestsPerMinute);
+  if (byConcurrent === undefined) {
+    // The pairs in use are few (the limits configured); the bound only guards against a pathological churn.
+    if (policies.size > 10_000) policies.clear();
+    policies.set(requestsPerMinute, (byConcurrent = new Map()));
+  }
+  let field = byConcurrent.get(concurrent);
   if (field === undefined) {
     const items: string[] = [];
     if (requestsPerMinute > 0) items.push(`"requests";q=${requestsPerMinute};w=60`);
     if (concurrent > 0) items.push(`"concurrent";q=${concurrent};qu="concurrent-requests"`);
     field = items.join(', ');
-    // The pairs in use are few (the limits configured); the bound only guards against a pathological churn.
-    if (policies.size > 10_000) policies.clear();
-    policies.set(id, field);
+    byConcurrent.set(concurrent, field);
   }
   return field;
 }

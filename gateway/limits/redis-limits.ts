@@ -5,13 +5,15 @@ import type { LimitAnswer, LimitCall, LimitStore } from './limit-store';
  * theoretical arrival time (`tat`, ms); slots are per holder (`c:<holder>`,
  * leased until `e:<holder>`), and a holder whose lease ran out is dropped.
  * KEYS[1] rate hash, KEYS[2] slot hash (the same token: one hash slot).
- * ARGV: requests per minute (0 none), concurrent (0 none), holder, held, lease ms, key ttl ms.
+ * ARGV: requests per minute (0 none), concurrent (0 none), holder, held, lease ms, key ttl ms,
+ * rate to take, slots to take.
  */
 const ACQUIRE = `
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local rpm, cap, holder, held, lease, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local rate_ok, remaining, wait, reset, tat, interval = true, 0, 0, 0, now, 0
+local rate_take, slot_take = tonumber(ARGV[7]), tonumber(ARGV[8])
+local rate_ok, remaining, wait, reset, tat, interval, taken = true, 0, 0, 0, now, 0, 0
 if rpm > 0 then
   interval = 60000 / rpm
   local burst = math.ceil(rpm / 60)
@@ -22,12 +24,12 @@ if rpm > 0 then
     rate_ok = false
     wait = allow_at - now
   else
-    tat = tat + interval
-    remaining = math.floor((now - allow_at) / interval)
+    -- What the allowance has now, of which up to rate_take are taken.
+    remaining = math.floor((now - allow_at) / interval) + 1
+    taken = math.min(rate_take, remaining)
   end
-  reset = tat - now
 end
-local others, slot_ok = 0, true
+local others, free, slot_ok = 0, 0, true
 if cap > 0 then
   local fields = redis.call('HGETALL', KEYS[2])
   local counts, leases = {}, {}
@@ -40,32 +42,36 @@ if cap > 0 then
       if (leases[who] or 0) < now then redis.call('HDEL', KEYS[2], 'c:' .. who, 'e:' .. who) else others = others + n end
     end
   end
-  slot_ok = others + held < cap
+  free = cap - others - held
+  slot_ok = free >= 1
 end
 local allowed = rate_ok and slot_ok
-if allowed and rpm > 0 then
-  redis.call('HSET', KEYS[1], 'tat', tostring(tat))
-  redis.call('PEXPIRE', KEYS[1], ttl)
-elseif rate_ok and rpm > 0 then
-  -- Refused for want of a slot: the allowance is as it was.
-  remaining = remaining + 1
-  reset = reset - interval
+-- A refusal by either limit takes nothing from the other.
+if not allowed then taken = 0 end
+if rpm > 0 then
+  tat = tat + taken * interval
+  remaining = remaining - taken
+  reset = tat - now
+  if taken > 0 then
+    redis.call('HSET', KEYS[1], 'tat', tostring(tat))
+    redis.call('PEXPIRE', KEYS[1], ttl)
+  end
 end
-local free = 0
+local slots_taken = 0
 if cap > 0 then
-  local mine = held
-  if allowed then mine = held + 1 end
+  if allowed then slots_taken = math.min(slot_take, free) end
+  local mine = held + slots_taken
   if mine > 0 then
     redis.call('HSET', KEYS[2], 'c:' .. holder, mine, 'e:' .. holder, now + lease)
     redis.call('PEXPIRE', KEYS[2], ttl)
   else
     redis.call('HDEL', KEYS[2], 'c:' .. holder, 'e:' .. holder)
   end
-  free = math.max(cap - others - mine, 0)
+  free = math.max(free - slots_taken, 0)
 end
 local refused = 0
 if not rate_ok then refused = 1 elseif not slot_ok then refused = 2 end
-return {refused, remaining, math.ceil(reset), math.ceil(wait), free}`;
+return {refused, remaining, math.ceil(reset), math.ceil(wait), free, taken, slots_taken}`;
 
 /** Sets a holder's slots in one scope (absolute) and renews their lease. ARGV: holder, held, lease ms, key ttl ms. */
 const SYNC = `
@@ -106,11 +112,11 @@ export class RedisLimitStore implements LimitStore {
     const slotKey = call.slotScope === null ? rateKey : key(call.tokenId, call.slotScope);
     const reply = await this.options.run(ACQUIRE, [rateKey, slotKey], [
       call.rateScope === null ? 0 : call.requestsPerMinute, call.slotScope === null ? 0 : call.concurrent,
-      holder, call.held, leaseMs, this.ttlMs,
+      holder, call.held, leaseMs, this.ttlMs, call.rateTake, call.slotTake,
     ]) as number[];
     const refusedBy = REFUSED_BY[Number(reply[0])] ?? null;
     return {
-      allowed: refusedBy === null, refusedBy,
+      allowed: refusedBy === null, refusedBy, rateTaken: Number(reply[5]), slotsTaken: Number(reply[6]),
       rateRemaining: Number(reply[1]), rateResetMs: Number(reply[2]), rateWaitMs: Number(reply[3]), slotsFree: Number(reply[4]),
     };
   }

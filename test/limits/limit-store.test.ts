@@ -16,7 +16,7 @@ import { startRedis } from '../helpers/redis';
 function limitContract(t: Test, open: () => Promise<Store>): void {
   let tokens = 0;
   const slotCall = (tokenId: string, held: number, concurrent = 1): LimitCall =>
-    ({ tokenId, rateScope: null, requestsPerMinute: 0, slotScope: '', concurrent, held });
+    ({ tokenId, rateScope: null, requestsPerMinute: 0, rateTake: 0, slotScope: '', concurrent, held, slotTake: 1 });
 
   const holders = async (t: Test, ...leases: number[]): Promise<LimitStore[]> => {
     const out: LimitStore[] = [];
@@ -69,7 +69,7 @@ function limitContract(t: Test, open: () => Promise<Store>): void {
   t.test('the rate is one counter for every holder; scopes are separate', async (t) => {
     const [a, b] = await holders(t, 10_000, 10_000);
     const token = `tok_${++tokens}`;
-    const rate = (scope: string): LimitCall => ({ tokenId: token, rateScope: scope, requestsPerMinute: 6, slotScope: null, concurrent: 0, held: 0 });
+    const rate = (scope: string): LimitCall => ({ tokenId: token, rateScope: scope, requestsPerMinute: 6, rateTake: 1, slotScope: null, concurrent: 0, held: 0, slotTake: 0 });
     const first = await a.acquire(rate(''));
     t.ok(first.allowed);
     t.equal(first.rateRemaining, 0);
@@ -81,10 +81,43 @@ function limitContract(t: Test, open: () => Promise<Store>): void {
     t.ok((await b.acquire(rate('summarizer'))).allowed, "a Deployment's default limit counts apart from the token's own");
   });
 
+  t.test('a batch takes what the allowance has, up to what is asked; a refusal takes none', async (t) => {
+    const [a, b] = await holders(t, 10_000, 10_000);
+    const token = `tok_${++tokens}`;
+    // 600/min: a burst of 10.
+    const rate = (take: number): LimitCall => ({ tokenId: token, rateScope: '', requestsPerMinute: 600, rateTake: take, slotScope: null, concurrent: 0, held: 0, slotTake: 0 });
+    const first = await a.acquire(rate(4));
+    t.equal(first.rateTaken, 4);
+    t.equal(first.rateRemaining, 6);
+    const rest = await b.acquire(rate(20));
+    t.ok(rest.allowed);
+    t.ok(rest.rateTaken >= 6 && rest.rateTaken <= 7, `the other holder gets the rest, not more (${rest.rateTaken})`);
+    t.equal(rest.rateRemaining, 0);
+    const none = await a.acquire(rate(4));
+    t.equal(none.refusedBy, 'rate');
+    t.equal(none.rateTaken, 0);
+  });
+
+  t.test('spare slots: as many as are free, up to what is asked', async (t) => {
+    const [a, b] = await holders(t, 10_000, 10_000);
+    const token = `tok_${++tokens}`;
+    const slots = (held: number, take: number): LimitCall => ({ tokenId: token, rateScope: null, requestsPerMinute: 0, rateTake: 0, slotScope: '', concurrent: 10, held, slotTake: take });
+    const first = await a.acquire(slots(0, 4));
+    t.equal(first.slotsTaken, 4, 'the slot asked for and 3 spares');
+    t.equal(first.slotsFree, 6);
+    const other = await b.acquire(slots(0, 8));
+    t.equal(other.slotsTaken, 6, 'the other holder gets what is left');
+    const refused = await a.acquire(slots(4, 2));
+    t.equal(refused.refusedBy, 'concurrency');
+    t.equal(refused.slotsTaken, 0);
+    await a.sync(token, '', 1);
+    t.equal((await b.acquire(slots(6, 5))).slotsTaken, 3, 'spares written back are free for the others');
+  });
+
   t.test('a refusal by one limit takes nothing from the other', async (t) => {
     const [a] = await holders(t, 10_000);
     const token = `tok_${++tokens}`;
-    const both = (held: number): LimitCall => ({ tokenId: token, rateScope: '', requestsPerMinute: 600, slotScope: '', concurrent: 1, held });
+    const both = (held: number): LimitCall => ({ tokenId: token, rateScope: '', requestsPerMinute: 600, rateTake: 1, slotScope: '', concurrent: 1, held, slotTake: 1 });
     t.ok((await a.acquire(both(0))).allowed);
     const refused = await a.acquire(both(1));
     t.equal(refused.refusedBy, 'concurrency');
@@ -101,14 +134,14 @@ t.test('redis', async (t) => {
     const store = await RedisStore.connect({ driver: 'redis', url: redis.url, prefix: 'tag:' });
     const limits = store.limitStore('h', 10_000);
     t.teardown(async () => { await limits.close(); await store.close(); });
-    await limits.acquire({ tokenId: 'tok_x', rateScope: '', requestsPerMinute: 60, slotScope: 'pool', concurrent: 1, held: 0 });
+    await limits.acquire({ tokenId: 'tok_x', rateScope: '', requestsPerMinute: 60, rateTake: 1, slotScope: 'pool', concurrent: 1, held: 0, slotTake: 1 });
     const keys = (await redis.command('KEYS', 'tag:*')) as string[];
     t.same(keys.sort(), ['tag:limits:{tok_x}:', 'tag:limits:{tok_x}:pool']);
     const ttl = Number(await redis.command('PTTL', 'tag:limits:{tok_x}:'));
     t.ok(ttl > 0 && ttl <= 61_000 + 20_000, 'counters expire by themselves');
     // A restarted or failed-over Redis has no scripts: the check sends the script again.
     await redis.command('SCRIPT', 'FLUSH');
-    const again = await limits.acquire({ tokenId: 'tok_x', rateScope: null, requestsPerMinute: 0, slotScope: 'pool', concurrent: 1, held: 1 });
+    const again = await limits.acquire({ tokenId: 'tok_x', rateScope: null, requestsPerMinute: 0, rateTake: 0, slotScope: 'pool', concurrent: 1, held: 1, slotTake: 1 });
     t.equal(again.refusedBy, 'concurrency', 'answered after SCRIPT FLUSH');
   });
 });

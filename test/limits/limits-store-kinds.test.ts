@@ -6,8 +6,14 @@ import t from 'tap';
 import { hostOf, startGateway } from '../helpers/gateway';
 import { get } from '../helpers/http';
 import { within } from '../helpers/ops';
-import { startRedis } from '../helpers/redis';
+import { startRedis, type TestRedis } from '../helpers/redis';
 import { startUpstream } from '../helpers/upstream';
+
+/** Every field of every limit hash in Redis. */
+async function slotsInRedis(redis: TestRedis): Promise<string[]> {
+  const keys = (await redis.command('KEYS', '*limits*')) as string[];
+  return (await Promise.all(keys.map(async (k) => (await redis.command('HGETALL', k)) as string[]))).flat();
+}
 
 t.test('embedded store: the limits hold for every gateway process on the host', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-limits-host-'));
@@ -42,6 +48,9 @@ t.test('Redis down: limited requests fail open, counted and logged', async (t) =
   const { secret } = await gw.mint({ user: ['llm'], limits: { concurrent: 1 } });
   const call = (path = '/') => get(gw.external + path, { host: hostOf('llm'), authorization: `Bearer ${secret}` });
   t.equal((await call()).status, 200, 'the token is cached');
+  // Until its release is written back, the slot still counts for this replica and the next request reuses it
+  // with no store call: wait for the write-back, so that both requests below need the store.
+  t.not(await within(2000, async () => !(await slotsInRedis(redis)).some((f) => f.startsWith('c:'))), null, 'the released slot was written back');
   // Redis runs without automatic saves; one explicit save lets the restarted server come back with the token.
   await redis.command('SAVE');
   await redis.kill();
