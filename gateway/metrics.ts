@@ -7,7 +7,18 @@ export class Metrics {
   readonly registry = new Registry();
   /** gatehouse_requests_total and gatehouse_request_duration_seconds, tallied cheaply per request. */
   readonly requests = new RequestMetrics(this.registry);
-  readonly cacheHits = new Counter({ name: 'gatehouse_token_cache_hits_total', help: 'Token lookups answered from the in-process cache.', registers: [this.registry] });
+  /** Cache hits not yet handed to the counter: one per protected request, so counted as a plain number until a scrape. */
+  private pendingHits = 0;
+  readonly cacheHits: Counter = new Counter({
+    name: 'gatehouse_token_cache_hits_total',
+    help: 'Token lookups answered from the in-process cache.',
+    registers: [this.registry],
+    collect: () => {
+      if (this.pendingHits === 0) return;
+      this.cacheHits.inc(this.pendingHits);
+      this.pendingHits = 0;
+    },
+  });
   readonly cacheMisses = new Counter({ name: 'gatehouse_token_cache_misses_total', help: 'Token lookups that went to the store.', registers: [this.registry] });
   readonly cacheStale = new Counter({ name: 'gatehouse_token_cache_stale_total', help: 'Stale cache entries served while the store was failing.', registers: [this.registry] });
   readonly storeErrors = new Counter({ name: 'gatehouse_store_errors_total', help: 'Token store calls that failed.', registers: [this.registry] });
@@ -50,7 +61,7 @@ export class Metrics {
 
   cacheObserver(): CacheObserver {
     return {
-      hit: () => this.cacheHits.inc(),
+      hit: () => { this.pendingHits++; },
       miss: () => this.cacheMisses.inc(),
       stale: () => this.cacheStale.inc(),
       storeError: () => this.storeErrors.inc(),

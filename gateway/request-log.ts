@@ -33,10 +33,12 @@ export function writeRequestLine(logger: Logger, line: RequestLogLine, level: ke
   const value = LEVEL[level];
   if (logger.levelVal > value) return;
   const parts = logger as unknown as LoggerParts;
+  // listener, protocol, reason and deployment are the gateway's own words (a Deployment name is a DNS
+  // label): plain ASCII, never a secret, so they are quoted as they are. The rest may come from a client.
   let out = `{"level":${value}${parts[pino.symbols.timeSym]()}${parts[pino.symbols.chindingsSym]},"request_id":${json(line.request_id)}`
-    + `,"listener":${json(line.listener)},"protocol":${json(line.protocol)},"method":${json(line.method)},"path":${json(line.path)}`;
-  if (line.deployment !== undefined) out += `,"deployment":${json(line.deployment)}`;
-  out += `,"reason":${json(line.reason)},"status":${line.status}`;
+    + `,"listener":"${line.listener}","protocol":"${line.protocol}","method":${json(line.method)},"path":${json(line.path)}`;
+  if (line.deployment !== undefined) out += `,"deployment":"${line.deployment}"`;
+  out += `,"reason":"${line.reason}","status":${line.status}`;
   if (line.grpc_method !== undefined) out += `,"grpc_method":${json(line.grpc_method)}`;
   if (line.grpc_status !== undefined) out += `,"grpc_status":${line.grpc_status}`;
   if (line.error !== undefined) out += `,"error":${json(line.error)}`;

@@ -24,6 +24,8 @@ export class FailedAuthLimiter {
   /** Seconds to wait when the address is over its budget, else 0. */
   retryAfter(address: string): number {
     const now = this.roll();
+    // Nobody has failed this window (the usual case): no key to work out.
+    if (this.counts.size === 0) return 0;
     const count = this.counts.get(limiterKey(address));
     if (count === undefined || count < this.perMinute) return 0;
     return Math.max(1, Math.ceil((this.windowStart + WINDOW_MS - now) / 1000));

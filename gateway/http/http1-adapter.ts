@@ -13,6 +13,7 @@ import { addRateLimitFields, refusalResponse } from './refusal';
 import { releaseOnClose } from '../limits/release-on-close';
 import type { RateLimitFields } from '../limits/ratelimit-fields';
 import { requestIdFrom } from './request-id';
+import type { UpstreamSet } from '../routing/upstream-set';
 
 type DataListener = 'external' | 'internal';
 
@@ -25,6 +26,8 @@ export function http1Handler(runtime: Runtime, listener: DataListener) {
     const line: RequestLogLine = {
       request_id: requestId, listener, protocol: 'http', method: req.method ?? 'GET', path: req.url ?? '/',
       deployment: route?.name, reason: 'pending', status: 0, duration_ms: 0, token_id: undefined, client: req.socket.remoteAddress ?? '',
+      // Present from the start, so setting them later does not change the object's shape.
+      bytes_in: undefined, bytes_out: undefined,
     };
     const sink = new Http1Sink(res, requestId, runtime);
     if (hasBody(req)) endStalledBody(req, route?.timeouts.idle ?? runtime.config.timeouts.idle);
@@ -36,7 +39,9 @@ export function http1Handler(runtime: Runtime, listener: DataListener) {
       listener, route, protocol: 'http', authorization: req.headers.authorization,
       clientAddress: clientAddress(line.client, req.headers['x-forwarded-for'], runtime.isTrustedProxy),
     });
-    whenDecided(decision, (d) => proceed(runtime, req, res, sink, line, d, startedAt));
+    // Most decisions are known at once (no store read): no closure for them.
+    if (decision instanceof Promise) whenDecided(decision, (d) => proceed(runtime, req, res, sink, line, d, startedAt));
+    else proceed(runtime, req, res, sink, line, decision, startedAt);
   };
 }
 
@@ -63,36 +68,40 @@ function proceed(runtime: Runtime, req: IncomingMessage, res: ServerResponse, si
   // The listener leaves 100 Continue to us: only an allowed request is invited to send its body.
   if (req.headers.expect !== undefined && EXPECT_CONTINUE.test(req.headers.expect)) res.writeContinue();
   const body = bodyOf(req);
-  const start = (): void => {
-    // Node's parser may reject the body (a bad chunk) in the same read that delivered the head; it has then
-    // answered 400 and ended the socket, and the request must not reach the upstream at all.
-    if (req.socket.writableEnded) {
-      body?.destroy();
-      line.reason = 'bad_request';
-      line.status = 400;
-      return runtime.record(line, startedAt);
-    }
-    runtime.inflight++;
-    forward({
-      method: line.method,
-      path,
-      headers,
-      body,
-      upstreams: route.upstreams,
-      sink,
-      done: (status, outcome, bytesOut) => {
-        runtime.inflight--;
-        if (outcome !== 'ok') line.reason = outcome;
-        line.status = status;
-        line.bytes_in = body === null ? 0 : body.bytes;
-        line.bytes_out = bytesOut;
-        runtime.record(line, startedAt);
-      },
-    });
-  };
   // A parse error in the rest of the current read surfaces synchronously after this handler returns.
-  if (body === null) start();
-  else process.nextTick(start);
+  if (body === null) start(runtime, req, sink, line, startedAt, path, headers, body, route.upstreams);
+  else process.nextTick(start, runtime, req, sink, line, startedAt, path, headers, body, route.upstreams);
+}
+
+function start(
+  runtime: Runtime, req: IncomingMessage, sink: Http1Sink, line: RequestLogLine, startedAt: number,
+  path: string, headers: string[], body: CountedBody | null, upstreams: UpstreamSet,
+): void {
+  // Node's parser may reject the body (a bad chunk) in the same read that delivered the head; it has then
+  // answered 400 and ended the socket, and the request must not reach the upstream at all.
+  if (req.socket.writableEnded) {
+    body?.destroy();
+    line.reason = 'bad_request';
+    line.status = 400;
+    return runtime.record(line, startedAt);
+  }
+  runtime.inflight++;
+  forward({
+    method: line.method,
+    path,
+    headers,
+    body,
+    upstreams,
+    sink,
+    done: (status, outcome, bytesOut) => {
+      runtime.inflight--;
+      if (outcome !== 'ok') line.reason = outcome;
+      line.status = status;
+      line.bytes_in = body === null ? 0 : body.bytes;
+      line.bytes_out = bytesOut;
+      runtime.record(line, startedAt);
+    },
+  });
 }
 
 function finish(runtime: Runtime, line: RequestLogLine, sink: Http1Sink, reason: string, startedAt: number): void {
@@ -181,7 +190,8 @@ class Http1Sink implements ResponseSink {
   }
 
   onClientGone(callback: () => void): void {
-    this.res.once('close', () => {
+    // `on`, not `once`: a response closes once, and `once` would wrap (bind) the listener for every request.
+    this.res.on('close', () => {
       if (!this.res.writableFinished) callback();
     });
   }

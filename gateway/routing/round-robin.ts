@@ -20,6 +20,8 @@ export class RoundRobin {
   /** The index of the next upstream to use. */
   pick(): number {
     const n = this.origins.length;
+    // One upstream is used whether or not it is down: no clock to read.
+    if (n === 1) return 0;
     const now = Date.now();
     for (let i = 0; i < n; i++) {
       const index = (this.next + i) % n;

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import t from 'tap';
 import { generateSecret } from '../../gateway/auth/token-format';
-import { createLogger, type Logger, type RequestLogLine } from '../../gateway/log';
+import { createLogger, isoTimeCached, type Logger, type RequestLogLine } from '../../gateway/log';
 import { writeRequestLine } from '../../gateway/request-log';
 
 /** A logger writing into a list of lines, as the process logger writes to stdout. */
@@ -81,4 +81,9 @@ t.test('the line obeys the logger level, as it changes', async (t) => {
   log.level = 'silent';
   writeRequestLine(log, SPARSE, 'warn');
   t.equal(lines.length, 2, 'nothing at silent');
+});
+
+t.test('the time is what toISOString says, across milliseconds, seconds, and a clock stepped back', async (t) => {
+  const times = [0, 7, 99, 999, 1000, 1001, 1_700_000_000_009, 1_700_000_000_010, 1_700_000_000_100, 1_700_000_000_999, 1_700_000_001_000, 1_700_000_000_500, 1_700_000_000_500];
+  for (const now of times) t.equal(isoTimeCached(now), `,"time":"${new Date(now).toISOString()}"`, `at ${now}`);
 });
