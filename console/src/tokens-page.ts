@@ -69,7 +69,7 @@ function row(ctx: SignedIn, token: TokenView): HTMLTableRowElement {
   const remove = el('button', { type: 'button', class: 'danger small', 'aria-label': `Delete token ${token.name}` }, 'Delete');
   // Under the status, as its own edit button: another column or action button would not fit a 1280px window.
   const limits = el('button', { type: 'button', class: 'cell-edit limits', 'aria-label': `Edit limits of token ${token.name}` },
-    describeLimits(token.limits) ?? el('span', { class: 'muted' }, 'None'));
+    describeLimits(token.limits) ?? el('span', { class: 'muted' }, 'No limits'));
   // The API refuses to rotate a disabled or expired token (409): enable it, or make a new one.
   const rotate = el('button', { type: 'button', class: 'secondary small', 'aria-label': `Rotate the secret of token ${token.name}`, disabled: current !== 'Active' }, 'Rotate');
   rotate.addEventListener('click', () => openRotateDialog(ctx, token, (rotated) => void showTokens(ctx, `"${rotated.name}" has a new secret.`)));

@@ -59,5 +59,5 @@ t.test('limits in the console: the Create dialog and the token row', async (t) =
   await edit.getByLabel('Concurrent requests and streams').fill('');
   await edit.getByRole('button', { name: 'Save limits' }).click();
   await page.getByText('"llm-batch" has no limits of its own now.').waitFor();
-  t.equal((await cell.textContent())?.trim(), 'None');
+  t.equal((await cell.textContent())?.trim(), 'No limits');
 });
