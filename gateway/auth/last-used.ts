@@ -1,4 +1,5 @@
 import type { Store } from '../store/types';
+import { FlushLoop } from './flush-loop';
 
 const FLUSH_EVERY_MS = 60_000;
 
@@ -9,14 +10,9 @@ const FLUSH_EVERY_MS = 60_000;
 export class LastUsedRecorder {
   private pending = new Map<string, string>();
   private readonly markedAt = new Map<string, number>();
-  private readonly timer: NodeJS.Timeout;
-  /** The write in progress, which `close` must let finish before the store is closed. */
-  private writing: Promise<void> = Promise.resolve();
+  private readonly loop = new FlushLoop(FLUSH_EVERY_MS, () => this.flush());
 
-  constructor(private readonly store: Store, private readonly onError: (err: unknown) => void) {
-    this.timer = setInterval(() => void this.flush(), FLUSH_EVERY_MS);
-    this.timer.unref();
-  }
+  constructor(private readonly store: Store, private readonly onError: (err: unknown) => void) {}
 
   mark(id: string, now: number): void {
     const last = this.markedAt.get(id);
@@ -29,15 +25,11 @@ export class LastUsedRecorder {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
-    const write = this.write(batch);
-    this.writing = this.writing.then(() => write);
-    await write;
+    await this.loop.track(this.write(batch));
   }
 
-  async close(): Promise<void> {
-    clearInterval(this.timer);
-    await this.writing;
-    await this.flush();
+  close(): Promise<void> {
+    return this.loop.close();
   }
 
   private async write(batch: Map<string, string>): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Store, UsageCount } from '../store/types';
+import { FlushLoop } from './flush-loop';
 
 /** Counts reach the store this often: the usage API is at most this (plus a store write) behind. */
 export const USAGE_FLUSH_MS = 2_000;
@@ -26,13 +27,9 @@ export class UsageRecorder {
   private pending = new Map<string, Tally>();
   /** Counts of minutes already over, or of a failed write, waiting for the next flush. */
   private queued: UsageCount[] = [];
-  private readonly timer: NodeJS.Timeout;
-  private writing: Promise<void> = Promise.resolve();
+  private readonly loop = new FlushLoop(USAGE_FLUSH_MS, () => this.flush());
 
-  constructor(private readonly store: Store, private readonly onError: (err: unknown) => void) {
-    this.timer = setInterval(() => void this.flush(), USAGE_FLUSH_MS);
-    this.timer.unref();
-  }
+  constructor(private readonly store: Store, private readonly onError: (err: unknown) => void) {}
 
   /** One answered request (`status` > 0) made with the token. */
   count(tokenId: string, listener: string, status: number, bytesIn: number, bytesOut: number, now = Date.now()): void {
@@ -58,15 +55,11 @@ export class UsageRecorder {
     this.pending = new Map();
     this.queued = [];
     if (counts.length === 0) return;
-    const write = this.write(counts);
-    this.writing = this.writing.then(() => write);
-    await write;
+    await this.loop.track(this.write(counts));
   }
 
-  async close(): Promise<void> {
-    clearInterval(this.timer);
-    await this.writing;
-    await this.flush();
+  close(): Promise<void> {
+    return this.loop.close();
   }
 
   private async write(counts: UsageCount[]): Promise<void> {
