@@ -1,3 +1,4 @@
+import type { RunScript } from '../store/redis-scripts';
 import type { LimitAnswer, LimitCall, LimitStore } from './limit-store';
 
 /**
@@ -92,7 +93,7 @@ export interface RedisLimitOptions {
   /** The key of one token's counters in one scope (the store's key table names it). */
   readonly key: (tokenId: string, scope: string) => string;
   /** Runs a script on the store's connection, failing as the store's calls do. */
-  readonly run: (script: string, keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown>;
+  readonly run: RunScript;
   readonly holder: string;
   readonly leaseMs: number;
 }

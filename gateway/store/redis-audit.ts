@@ -1,6 +1,6 @@
 import { auditIdFloor } from './audit-id';
 import type { AuditEvent } from './types';
-import type { RunScript } from './redis-usage';
+import type { RunScript } from './redis-scripts';
 
 /** Appends one event (ARGV[1]) and drops those older than the retention (members below ARGV[2]). One script, not MULTI: see RedisUsage. */
 const APPEND = `

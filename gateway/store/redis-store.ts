@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { Cluster } from 'ioredis';
 import type { DeploymentSpec, RedisStoreConfig } from '../config/schema';
@@ -7,8 +6,9 @@ import { RedisLimitStore } from '../limits/redis-limits';
 import { RedisAudit } from './redis-audit';
 import { MAX_RECONNECT_DELAY_MS, openConnections } from './redis-connections';
 import { redisKeys } from './redis-keys';
+import { scriptRunner, type RunScript } from './redis-scripts';
 import { EventSubscriber } from './redis-subscriber';
-import { RedisUsage, type RunScript } from './redis-usage';
+import { RedisUsage } from './redis-usage';
 import {
   applyTokenPatch, StoreUnavailableError,
   type AuditEvent, type Store, type StoreEvent, type TokenPatch, type TokenRecord, type UsageCount,
@@ -164,8 +164,8 @@ export class RedisStore implements Store {
   };
   private readonly usage: RedisUsage;
   private readonly audit: RedisAudit;
-  /** SHA1 of each script run with evalCached. */
-  private readonly shas = new Map<string, string>();
+  /** The hot path's scripts (limits) and the batched writes (usage, audit), by EVALSHA. */
+  private readonly run: RunScript;
   private subscribedOnce = false;
   /** Set when `connect` has returned: a subscription made after that may have missed changes. */
   private handedOut = false;
@@ -233,9 +233,9 @@ export class RedisStore implements Store {
         this.markSubscribed();
       },
     });
-    const run: RunScript = (script, keys, args) => this.call(this.evalCached(script, keys, args));
-    this.usage = new RedisUsage((tokenId, day) => keys.token(tokenId, `usage:${day}`), this.clustered, run, (key) => this.call(this.redis.hgetall(key)));
-    this.audit = new RedisAudit(this.key.audit, run, (key, max, limit) => this.call(this.redis.zrevrangebylex(key, max, '-', 'LIMIT', 0, limit)));
+    this.run = scriptRunner(this.redis, (command) => this.call(command));
+    this.usage = new RedisUsage((tokenId, day) => keys.token(tokenId, `usage:${day}`), this.clustered, this.run, (key) => this.call(this.redis.hgetall(key)));
+    this.audit = new RedisAudit(this.key.audit, this.run, (key, max, limit) => this.call(this.redis.zrevrangebylex(key, max, '-', 'LIMIT', 0, limit)));
   }
 
   async findTokenByHash(hash: string): Promise<TokenRecord | null> {
@@ -370,7 +370,7 @@ export class RedisStore implements Store {
   limitStore(holder: string, leaseMs: number): LimitStore {
     return new RedisLimitStore({
       key: (tokenId, scope) => `${this.key.limits}{${tokenId}}:${scope}`,
-      run: (script, keys, args) => this.call(this.evalCached(script, keys, args)),
+      run: this.run,
       holder,
       leaseMs,
     });
@@ -416,23 +416,6 @@ export class RedisStore implements Store {
 
   private async eval(script: string, keys: readonly string[], args: readonly string[]): Promise<number> {
     return Number(await this.call(this.redis.eval(script, keys.length, ...keys, ...args)));
-  }
-
-  /**
-   * EVALSHA, and EVAL when Redis does not have the script (a restart, a failover): the
-   * hot path's scripts run once per limited request, and their text is most of the command.
-   */
-  private async evalCached(script: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    let sha = this.shas.get(script);
-    if (sha === undefined) this.shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
-    try {
-      return await this.redis.evalsha(sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (err instanceof Error && err.name === 'ReplyError' && err.message.startsWith('NOSCRIPT')) {
-        return this.redis.eval(script, keys.length, ...keys, ...args);
-      }
-      throw err;
-    }
   }
 
   private async readRaw(id: string): Promise<{ id: string; hash: string; json: string } | null> {

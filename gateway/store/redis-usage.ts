@@ -1,10 +1,8 @@
+import type { RunScript } from './redis-scripts';
 import { USAGE_RETENTION_MS, type UsageCount } from './types';
 
 const MINUTES_PER_DAY = 1_440;
 const RETENTION_S = Math.ceil(USAGE_RETENTION_MS / 1_000);
-
-/** Runs a script (EVALSHA, falling back to EVAL) with its keys and arguments, as the store does. */
-export type RunScript = (script: string, keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown>;
 
 /**
  * Adds counts and keeps the touched day keys for the retention.
