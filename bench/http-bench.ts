@@ -68,19 +68,25 @@ interface RatioSpec {
   readonly num: RowId;
   readonly den: RowId;
   readonly target?: number;
+  /**
+   * What the target is a bound on: req/s (the default), or CPU time per request (den's over num's).
+   * With the gateway alone on its core, CPU per request is its own cost; req/s also moves with
+   * whatever else the machine runs, which on a shared VM is more than the few µs being judged.
+   */
+  readonly by?: 'cpu';
 }
 
 const RATIOS: readonly RatioSpec[] = [
-  { name: 'protected / public', num: 'protected', den: 'public', target: 0.95 },
+  { name: 'protected / public', num: 'protected', den: 'public', target: 0.95, by: 'cpu' },
   { name: 'public / naive http-proxy', num: 'public', den: 'naive', target: 2.2 },
   { name: 'malformed refusals / public', num: 'malformed', den: 'public', target: 3 },
   { name: 'malformed refusals / naive http-proxy', num: 'malformed', den: 'naive' },
   { name: 'node:http + undici floor / naive http-proxy', num: 'floor', den: 'naive' },
   // At most 1.15x the floor's CPU per request.
-  { name: 'public / node:http + undici floor', num: 'public', den: 'floor', target: 0.87 },
+  { name: 'public / node:http + undici floor', num: 'public', den: 'floor', target: 0.87, by: 'cpu' },
   { name: 'node:http 401 floor / node:http + undici floor', num: 'floor-refusal', den: 'floor' },
   { name: 'malformed refusals / node:http 401 floor', num: 'malformed', den: 'floor-refusal' },
-  { name: 'public info log / public warn log', num: 'public-info', den: 'public', target: 0.95 },
+  { name: 'public info log / public warn log', num: 'public-info', den: 'public', target: 0.95, by: 'cpu' },
   { name: 'public / upstream direct', num: 'public', den: 'direct' },
 ];
 
@@ -88,6 +94,7 @@ export interface RatioResult {
   readonly spec: RatioSpec;
   readonly perRound: number[];
   readonly median: number;
+  readonly cpuPerRound: number[];
   /** The same ratio read from CPU time per request (den's cost over num's), which background load barely moves. */
   readonly cpuMedian: number;
 }
@@ -186,7 +193,7 @@ export async function runHttpBench(options: HttpBenchOptions): Promise<HttpBench
       const den = results.get(spec.den) ?? [];
       const perRound = num.map((n, i) => n.rps / den[i].rps);
       const cpuPerRound = num.map((n, i) => den[i].cpuUsPerRequest / n.cpuUsPerRequest);
-      return { spec, perRound, median: median(perRound), cpuMedian: median(cpuPerRound) };
+      return { spec, perRound, median: median(perRound), cpuPerRound, cpuMedian: median(cpuPerRound) };
     });
     return { placement: where, options, rows, ratios, load: [loadAtStart, loadavg()[0]] };
   } finally {
@@ -246,9 +253,13 @@ export function formatHttpReport(result: HttpBenchResult): string {
     [r.spec.note, ...r.problems].join('; '),
   ]);
   const ratios = result.ratios.map((r) => {
-    const pass = r.spec.target === undefined ? '' : r.median >= r.spec.target ? 'ok' : 'MISSED';
+    const judged = r.spec.by === 'cpu' ? r.cpuMedian : r.median;
+    const pass = r.spec.target === undefined ? '' : judged >= r.spec.target ? 'ok' : 'MISSED';
     const byCpu = r.spec.den === 'direct' || Number.isNaN(r.cpuMedian) ? '-' : formatRatio(r.cpuMedian);
-    return [r.spec.name, r.perRound.map((x) => x.toFixed(2)).join(' '), formatRatio(r.median), r.spec.target === undefined ? '' : `>= ${r.spec.target}`, pass, byCpu];
+    const target = r.spec.target === undefined ? '' : `${r.spec.by === 'cpu' ? 'cpu ' : ''}>= ${r.spec.target}`;
+    // Per round, what the target judges: the CPU ratios of a "cpu" target.
+    const perRound = r.spec.by === 'cpu' ? r.cpuPerRound : r.perRound;
+    return [r.spec.name, perRound.map((x) => x.toFixed(2)).join(' '), formatRatio(r.median), target, pass, byCpu];
   });
   const pinning = where.pinned
     ? `gateway / naive proxy pinned to CPU ${where.proxyCpu}; wrk and upstream to CPU ${where.loadCpu}`
@@ -261,7 +272,8 @@ export function formatHttpReport(result: HttpBenchResult): string {
     '',
     formatTable(['row', 'req/s', 'p99', 'cpu µs/req', 'x naive', 'x public', 'note'], rows),
     '',
-    'medians of per-round req/s ratios ("by cpu": the same ratio from CPU µs per request, for comparison)',
+    'medians of per-round req/s ratios; "by cpu": the same ratio from CPU µs per request.',
+    'A "cpu" target is judged on "by cpu", and its "per round" column shows the CPU ratios.',
     formatTable(['ratio', 'per round', 'median', 'target', '', 'by cpu'], ratios),
   ].join('\n');
 }
