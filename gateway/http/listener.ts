@@ -80,6 +80,14 @@ export class Listener {
     this.onError = options.onError ?? (() => undefined);
     const headersTimeout = options.requestHeadersTimeout ?? REQUEST_HEADERS_TIMEOUT;
     const onUpgrade = handlers.upgrade;
+    // Node's parser stops at an upgrade offer whether or not it is taken up: bytes pipelined behind a declined one
+    // are never parsed, and their client would wait for answers that never come. Its connection closes after its answer
+    // instead, which tells a pipelining client to send the rest again on a new connection.
+    const declined = new WeakSet<IncomingMessage>();
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+      if (declined.has(req)) res.shouldKeepAlive = false;
+      handlers.request(req, res);
+    };
     this.h1 = http.createServer({
       maxHeaderSize: options.maxHeaderSize, requireHostHeader: true, keepAliveTimeout: this.idleTimeout,
       // No limit on a whole request (uploads may take hours), but one on its headers: without the explicit
@@ -91,8 +99,12 @@ export class Listener {
       joinDuplicateHeaders: true,
       // A WebSocket handshake is the one upgrade taken up. Any other offer (`curl --http2` offers h2c on every
       // request) is declined (RFC 9110 §7.8): the request is served on HTTP/1.1 like any other, body and all.
-      shouldUpgradeCallback: (req) => onUpgrade !== undefined && isWebSocketUpgrade(req),
-    }, handlers.request);
+      shouldUpgradeCallback: (req) => {
+        if (onUpgrade !== undefined && isWebSocketUpgrade(req)) return true;
+        declined.add(req);
+        return false;
+      },
+    }, onRequest);
     // node:http starts tracking connections (the headers deadline, closeIdleConnections) when it starts listening;
     // this one never listens itself, it is handed sockets.
     this.h1.emit('listening');
@@ -105,7 +117,7 @@ export class Listener {
     });
     // Node would answer 100 Continue at once, and a client refused a moment later would already be sending its
     // upload; the handler sends it once the request is allowed (res.writeContinue).
-    this.h1.on('checkContinue', handlers.request);
+    this.h1.on('checkContinue', onRequest);
     if (onUpgrade) this.h1.on('upgrade', onUpgrade);
     // A malformed request (smuggling shapes, oversized headers) gets a 4xx from Node's parser, never reaches a handler.
     this.h1.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {

@@ -68,6 +68,26 @@ t.test('headers not complete timeouts.requestHeaders after the first byte: 408 a
   t.ok(timedOut.every((l) => l.status === 408 && typeof l.request_id === 'string'), 'with status and request id');
 });
 
+t.test('a reload (SIGHUP) applies a new timeouts.requestHeaders to requests that start afterwards', async (t) => {
+  const up = await startUpstream(t);
+  const options = { deployments: [{ name: 'open', access: 'public' as const, upstreams: [up.url] }], extra: { timeouts: { requestHeaders: '60s' } } };
+  const gw = await startGateway(t, options);
+  const before = await holdOpen(gw.externalPort, TRICKLED(hostOf('open')), HEADERS_TIMEOUT + 1_000);
+  t.equal(before.closedAfter, Infinity, 'at 60s, a trickled request is still waited for');
+
+  writeConfig({ ...options, dir: gw.dir, extra: { timeouts: { requestHeaders: `${HEADERS_TIMEOUT}ms` } } });
+  await gw.gateway.reload();
+  const giveUp = HEADERS_TIMEOUT + 5_000;
+  const [external, admin] = await Promise.all([
+    holdOpen(gw.externalPort, TRICKLED(hostOf('open')), giveUp),
+    holdOpen(gw.adminPort, TRICKLED('127.0.0.1'), giveUp),
+  ]);
+  for (const [name, held] of [['external', external], ['admin', admin]] as const) {
+    t.ok(held.closedAfter >= HEADERS_TIMEOUT - 50 && held.closedAfter < HEADERS_TIMEOUT + 2_500, `${name}: closed after ${held.closedAfter} ms`);
+    t.match(held.text, /^HTTP\/1\.1 408 /, `${name}: answered 408`);
+  }
+});
+
 t.test('a connection that never sends a byte is closed once idle, the admin listener included', async (t) => {
   const { Listener } = await import('../../gateway/http/listener');
   const idle = 300;

@@ -1,9 +1,11 @@
 import http2 from 'node:http2';
 import net from 'node:net';
+import tls from 'node:tls';
 import { join } from 'node:path';
 import t from 'tap';
 import { Listener } from '../../gateway/http/listener';
 import { FIXTURES, type Teardown } from '../helpers/gateway';
+import { CA } from '../helpers/raw-http';
 
 const IDLE = 300;
 
@@ -106,4 +108,43 @@ t.test('a TLS connection whose handshake never completes is closed once idle', a
   // The first bytes of a ClientHello, and nothing more.
   const partial = await closedAfter(listener.port, '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03');
   t.ok(partial >= IDLE - 50 && partial < IDLE + 1_000, `half a ClientHello: closed after ${partial} ms`);
+});
+
+/** ms until the server closes a TLS connection that completed its handshake (ALPN `protocol`) and then sent nothing. */
+function silentAfterHandshake(port: number, protocol: string): Promise<{ closedAfter: number; alpn: string | false }> {
+  return new Promise((resolve, reject) => {
+    let started = 0;
+    const socket = tls.connect({ port, host: '127.0.0.1', ca: CA, servername: 'localhost', ALPNProtocols: [protocol] }, () => { started = Date.now(); });
+    const timer = setTimeout(() => {
+      resolve({ closedAfter: Infinity, alpn: socket.alpnProtocol ?? false });
+      socket.destroy();
+    }, GIVE_UP);
+    socket.on('error', reject);
+    socket.resume();
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ closedAfter: started === 0 ? -1 : Date.now() - started, alpn: socket.alpnProtocol ?? false });
+    });
+  });
+}
+
+t.test('a TLS connection that completes its handshake and then sends nothing is closed once idle, h1 and h2', async (t) => {
+  const tlsFiles = { certFile: join(FIXTURES, 'tls', 'server.crt'), keyFile: join(FIXTURES, 'tls', 'server.key') };
+  // A data listener's shape (HTTP/2 beside HTTP/1.1) and the admin listener's (HTTP/1.1 only), both with TLS.
+  for (const http2Enabled of [true, false]) {
+    const listener = new Listener({ address: '127.0.0.1:0', host: '127.0.0.1', port: 0, tls: tlsFiles }, {
+      request: (_req, res) => res.end('h1'),
+      stream: (stream) => stream.respond({ ':status': 200 }, { endStream: true }),
+    }, { http2: http2Enabled, idleTimeout: IDLE, requestHeadersTimeout: 60_000 });
+    await listener.listen();
+    t.teardown(() => {
+      listener.destroyAll();
+      return listener.stopAccepting();
+    });
+    for (const protocol of http2Enabled ? ['http/1.1', 'h2'] : ['http/1.1']) {
+      const { closedAfter, alpn } = await silentAfterHandshake(listener.port, protocol);
+      t.equal(alpn, protocol, `${http2Enabled ? 'h1+h2' : 'h1-only'} listener: ALPN chose ${protocol}`);
+      t.ok(closedAfter >= IDLE - 50 && closedAfter < IDLE + 1_000, `${http2Enabled ? 'h1+h2' : 'h1-only'} listener, ${protocol}: closed ${closedAfter} ms after the handshake`);
+    }
+  }
 });

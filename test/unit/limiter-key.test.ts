@@ -6,6 +6,12 @@ t.test('IPv4-mapped IPv6 is the IPv4 address; IPv6 is counted per /64', async (t
   t.equal(limiterKey('10.0.0.1'), '10.0.0.1');
   t.equal(limiterKey('::ffff:10.0.0.1'), '10.0.0.1');
   t.equal(limiterKey('::FFFF:10.0.0.1'), '10.0.0.1');
+  // Other spellings of the same mapped address (a proxy's X-Forwarded-For may write any of them).
+  t.equal(limiterKey('0:0:0:0:0:ffff:10.0.0.1'), '10.0.0.1', 'mapped, every group written');
+  t.equal(limiterKey('::ffff:a00:1'), '10.0.0.1', 'mapped, in hex groups');
+  t.equal(limiterKey('0000:0000:0000:0000:0000:FFFF:0A00:0001'), '10.0.0.1', 'mapped, full hex');
+  t.equal(limiterKey('::ffff:0:10.0.0.1'), '0:0:0:0::/64', 'IPv4-translated (RFC 2765) is not mapped');
+  t.equal(limiterKey('64:ff9b::10.0.0.1'), '64:ff9b:0:0::/64', 'nor is NAT64');
   t.equal(limiterKey('2001:db8:1:2:3:4:5:6'), '2001:db8:1:2::/64');
   t.equal(limiterKey('2001:0db8:0001:0002::9'), '2001:db8:1:2::/64');
   t.equal(limiterKey('2001:db8::1'), '2001:db8:0:0::/64');
@@ -25,6 +31,10 @@ t.test('the limiter counts by those keys', async (t) => {
   limiter.recordFailure('10.0.0.1');
   t.ok(limiter.retryAfter('10.0.0.1') > 0, 'the mapped and the plain spelling share one budget');
   t.ok(limiter.retryAfter('::ffff:10.0.0.1') > 0);
+  limiter.recordFailure('::ffff:a00:2');
+  limiter.recordFailure('0:0:0:0:0:ffff:10.0.0.2');
+  t.ok(limiter.retryAfter('10.0.0.2') > 0, 'so do its other spellings');
+  t.equal(limiter.retryAfter('10.0.0.3'), 0, 'and not its neighbours');
   limiter.recordFailure('2001:db8:1:2::1');
   limiter.recordFailure('2001:db8:1:2:ffff:ffff:ffff:ffff');
   t.ok(limiter.retryAfter('2001:db8:1:2::abcd') > 0, 'another address in the same /64 is limited');
