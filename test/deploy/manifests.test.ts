@@ -116,7 +116,10 @@ t.test('the overlays point at the Redis kinds they are named for', async (t) => 
     return loadConfig(file, containerEnv(container)).store;
   };
   t.match(await store('overlays/redis'), { driver: 'redis', url: /^redis:\/\/[a-z0-9.-]+\.svc\.cluster\.local:6379\/0$/ }, 'redis: one URL');
-  t.match(await store('overlays/redis-sentinel'), { driver: 'redis', sentinels: [{ port: 26379 }, { port: 26379 }, { port: 26379 }], name: 'mymaster' }, 'redis-sentinel: the sentinels and the master name');
+  t.match(await store('overlays/redis-sentinel'), {
+    driver: 'redis', sentinels: [{ port: 26379 }, { port: 26379 }, { port: 26379 }], name: 'mymaster',
+    password: 'stand-in-for-secret-gatehouse-redis-password', sentinelPassword: 'stand-in-for-secret-gatehouse-redis-password',
+  }, 'redis-sentinel: the sentinels, the master name, and the passwords from the gatehouse-redis Secret');
   t.same(find(render(join(KUBERNETES, 'overlays/redis')), 'StatefulSet'), [], 'no hand-written Redis');
 });
 
