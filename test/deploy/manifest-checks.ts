@@ -25,7 +25,7 @@ export interface Container {
   livenessProbe?: Probe;
   readinessProbe?: Probe;
   lifecycle?: { preStop?: { sleep?: { seconds: number }; exec?: { command: string[] } } };
-  securityContext?: { allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean; runAsNonRoot?: boolean; capabilities?: { drop?: string[] } };
+  securityContext?: { allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean; runAsNonRoot?: boolean; runAsUser?: number; capabilities?: { drop?: string[] } };
   volumeMounts?: Mount[];
 }
 export interface PodSpec {
@@ -98,7 +98,8 @@ export function manifestProblems(name: string, objects: K8sObject[], config: { a
   const container = spec.containers[0];
   const portNumber = (port: number | string | undefined): number | undefined => (typeof port === 'number' ? port : container.ports?.find((p) => p.name === port)?.containerPort);
 
-  if (((deployment.spec as { replicas?: number }).replicas ?? 1) < 3) problem('the Deployment runs fewer than 3 replicas');
+  const replicas = (deployment.spec as { replicas?: number }).replicas ?? 1;
+  if (replicas < 3) problem('the Deployment runs fewer than 3 replicas');
   if (!spec.topologySpreadConstraints?.some((c) => c.topologyKey === 'kubernetes.io/hostname')) problem('the replicas are not spread across nodes (topologySpreadConstraints on kubernetes.io/hostname)');
   if (spec.hostNetwork) problem('hostNetwork is set');
 
@@ -123,8 +124,9 @@ export function manifestProblems(name: string, objects: K8sObject[], config: { a
   const resources = container.resources;
   if (!resources?.requests?.cpu || !resources.limits?.cpu) problem('the container has no CPU request and limit');
   const security = container.securityContext;
-  if (!(spec.securityContext?.runAsNonRoot ?? security?.runAsNonRoot)) problem('runAsNonRoot is not set');
-  if (spec.securityContext?.runAsUser === 0) problem('runs as root');
+  // The container's securityContext overrides the pod's, field by field.
+  if ((security?.runAsNonRoot ?? spec.securityContext?.runAsNonRoot) !== true) problem('runAsNonRoot is not true');
+  if ((security?.runAsUser ?? spec.securityContext?.runAsUser) === 0) problem('runs as root');
   if (security?.readOnlyRootFilesystem !== true) problem('the root filesystem is not read-only');
   if (security?.allowPrivilegeEscalation !== false) problem('privilege escalation is allowed');
   if (!security?.capabilities?.drop?.includes('ALL')) problem('capabilities are not all dropped');
@@ -163,7 +165,10 @@ export function manifestProblems(name: string, objects: K8sObject[], config: { a
   }
   if ((container.ports ?? []).some((p) => (p as { hostPort?: number }).hostPort)) problem('a container port is bound on the host (hostPort)');
 
-  if (!find(objects, 'PodDisruptionBudget').some((p) => selects((p.spec as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels))) problem('no PodDisruptionBudget selects the pods');
+  const budgets = find(objects, 'PodDisruptionBudget').map((p) => p.spec as { selector?: { matchLabels?: Record<string, string> }; minAvailable?: number | string; maxUnavailable?: number | string });
+  const selecting = budgets.filter((b) => selects(b.selector?.matchLabels));
+  if (selecting.length === 0) problem('no PodDisruptionBudget selects the pods');
+  else if (!selecting.some((b) => disruptionsLeaveUp(b, replicas))) problem(`no PodDisruptionBudget keeps a replica up through node drains (${JSON.stringify(selecting)})`);
   const hpa = find(objects, 'HorizontalPodAutoscaler')[0];
   const hpaSpec = hpa?.spec as { scaleTargetRef?: { kind: string; name: string }; metrics?: { resource?: { name: string } }[] } | undefined;
   if (hpaSpec?.scaleTargetRef?.name !== deployment.metadata.name || !hpaSpec.metrics?.some((m) => m.resource?.name === 'cpu')) problem('no HorizontalPodAutoscaler on CPU scales the Deployment');
@@ -185,4 +190,12 @@ export function manifestProblems(name: string, objects: K8sObject[], config: { a
     }
   }
   return problems;
+}
+
+/** Whether a PodDisruptionBudget keeps at least one of `replicas` pods up (Kubernetes rounds percentages up). */
+function disruptionsLeaveUp(budget: { minAvailable?: number | string; maxUnavailable?: number | string }, replicas: number): boolean {
+  const count = (value: number | string): number => (typeof value === 'number' ? value : Math.ceil((replicas * parseFloat(value)) / 100));
+  if (budget.minAvailable !== undefined) return count(budget.minAvailable) >= 1;
+  if (budget.maxUnavailable !== undefined) return count(budget.maxUnavailable) < replicas;
+  return false;
 }

@@ -75,12 +75,19 @@ async function overlayProblems(name: string, dir: string): Promise<string[]> {
   })];
 }
 
-/** A kustomization in the temp folder on top of one of the repository's, with the given extra fields. */
-function tempOverlay(name: string, over: string, extra: Record<string, unknown>): string {
+/**
+ * A kustomization in the temp folder on top of one of the repository's, with the given extra
+ * fields, and `added` objects written beside it as further resources.
+ */
+function tempOverlay(name: string, over: string, extra: Record<string, unknown>, added: Record<string, unknown>[] = []): string {
   const dir = join(work, name);
   mkdirSync(dir);
+  const files = added.map((object, i) => {
+    writeFileSync(join(dir, `added-${i}.yaml`), stringify(object));
+    return `added-${i}.yaml`;
+  });
   writeFileSync(join(dir, 'kustomization.yaml'), stringify({
-    apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: [relative(dir, join(KUBERNETES, over))], ...extra,
+    apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: [relative(dir, join(KUBERNETES, over)), ...files], ...extra,
   }));
   return dir;
 }
@@ -109,7 +116,10 @@ t.test('the overlays point at the Redis kinds they are named for', async (t) => 
     return loadConfig(file, containerEnv(container)).store;
   };
   t.match(await store('overlays/redis'), { driver: 'redis', url: /^redis:\/\/[a-z0-9.-]+\.svc\.cluster\.local:6379\/0$/ }, 'redis: one URL');
-  t.match(await store('overlays/redis-sentinel'), { driver: 'redis', sentinels: [{ port: 26379 }, { port: 26379 }, { port: 26379 }], name: 'mymaster' }, 'redis-sentinel: the sentinels and the master name');
+  t.match(await store('overlays/redis-sentinel'), {
+    driver: 'redis', sentinels: [{ port: 26379 }, { port: 26379 }, { port: 26379 }], name: 'mymaster',
+    password: 'stand-in-for-secret-gatehouse-redis-password', sentinelPassword: 'stand-in-for-secret-gatehouse-redis-password',
+  }, 'redis-sentinel: the sentinels, the master name, and the passwords from the gatehouse-redis Secret');
   t.same(find(render(join(KUBERNETES, 'overlays/redis')), 'StatefulSet'), [], 'no hand-written Redis');
 });
 
@@ -160,4 +170,31 @@ t.test('the rules catch the usual slips', async (t) => {
     /^careless: terminationGracePeriodSeconds 30 does not cover shutdown\.grace \(30s\) plus the preStop pause \(10s\)$/,
     /^careless: Service gatehouse-admin \(NodePort\) exposes the admin port outside the cluster$/,
   ]);
+});
+
+t.test('the rules catch what SPEC §9 forbids: hostNetwork, root, an Ingress to the admin listener, a budget that lets every replica go', async (t) => {
+  const forbidden = tempOverlay('forbidden', 'overlays/redis', {
+    patches: [
+      { target: { kind: 'Deployment', name: 'gatehouse' }, patch: stringify([
+        { op: 'add', path: '/spec/template/spec/hostNetwork', value: true },
+        // The pod still says runAsNonRoot: true; the container's false overrides it.
+        { op: 'replace', path: '/spec/template/spec/containers/0/securityContext/runAsNonRoot', value: false },
+      ]) },
+      { target: { kind: 'PodDisruptionBudget', name: 'gatehouse' }, patch: stringify([{ op: 'replace', path: '/spec/maxUnavailable', value: '100%' }]) },
+    ],
+  }, [{
+    apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'console' },
+    spec: { rules: [{ host: 'console.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'gatehouse-admin', port: { number: 9090 } } } }] } }] },
+  }]);
+  t.match(await overlayProblems('forbidden', forbidden), [
+    /^forbidden: hostNetwork is set$/,
+    /^forbidden: runAsNonRoot is not true$/,
+    /^forbidden: Ingress console routes to the admin Service gatehouse-admin$/,
+    /^forbidden: no PodDisruptionBudget keeps a replica up through node drains/,
+  ]);
+
+  const rootUser = tempOverlay('root-user', 'overlays/redis', {
+    patches: [{ target: { kind: 'Deployment', name: 'gatehouse' }, patch: stringify([{ op: 'add', path: '/spec/template/spec/containers/0/securityContext/runAsUser', value: 0 }]) }],
+  });
+  t.match(await overlayProblems('root-user', rootUser), [/^root-user: runs as root$/], 'user 0 in the container overrides the pod\'s 10001');
 });

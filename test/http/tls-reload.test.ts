@@ -81,11 +81,11 @@ class SecretVolume {
   }
 }
 
-const tlsListener = (cert: string, key: string) => ({
+const tlsListener = (cert: string, key: string, adminTls = false) => ({
   listeners: {
     external: [{ address: '127.0.0.1:0', tls: { cert, key } }],
     internal: [{ address: '127.0.0.1:0' }],
-    admin: [{ address: '127.0.0.1:0' }],
+    admin: [{ address: '127.0.0.1:0', ...(adminTls ? { tls: { cert, key } } : {}) }],
   },
 });
 
@@ -93,7 +93,8 @@ t.test('a Secret volume update reaches new connections within seconds; open ones
   const volume = new SecretVolume(join(work, 'secret'));
   volume.publish(A.cert, A.key);
   const upstream = await startUpstream(t);
-  const gw = await startGateway(t, { deployments: [{ name: 'open', access: 'public', upstreams: [upstream.url] }], extra: tlsListener(volume.cert, volume.key) });
+  // The admin listener serves the same pair: every TLS listener is reloaded, not only the first.
+  const gw = await startGateway(t, { deployments: [{ name: 'open', access: 'public', upstreams: [upstream.url] }], extra: tlsListener(volume.cert, volume.key, true) });
   const port = gw.externalPort;
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
   t.teardown(() => agent.destroy());
@@ -106,6 +107,7 @@ t.test('a Secret volume update reaches new connections within seconds; open ones
   const after = await within(5_000, async () => (await servedSerial(port)) === B.serial, changed, 50);
   t.ok(after !== null, 'new connections get the new certificate within 5 s of the change');
   t.comment(`watch: the new certificate served ${String(after)} ms after the ..data swap`);
+  t.equal(await servedSerial(gw.adminPort), B.serial, 'the admin listener serves the new pair too');
   t.same(await onAgent(agent, port, hostOf('open')), { status: 200, reused: true, serial: A.serial }, 'the connection opened before keeps working on its pair');
   t.same(await served(port, ['h2', 'http/1.1']), { serial: B.serial, protocol: 'h2' }, 'ALPN still offers h2 with the new pair');
   t.ok(gw.logs.some((l) => l.msg === 'TLS certificate reloaded' && l.serial === B.serial.toString(16).toUpperCase()), 'the reload is logged with the serial');
@@ -124,6 +126,7 @@ t.test('a Secret volume update reaches new connections within seconds; open ones
 
   volume.publish(D.cert, D.key);
   t.not(await within(5_000, async () => (await servedSerial(port)) === D.serial, Date.now(), 50), null, 'a good pair after bad ones is taken');
+  t.equal(await servedSerial(gw.adminPort), D.serial, 'on the admin listener too');
 });
 
 t.test('SIGHUP re-reads the certificate at once, even when no watched folder changed', async (t) => {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,30 +39,46 @@ function fresh(port: number): Promise<{ serial: number; requestId: string }> {
   });
 }
 
-t.test('two workers, certificate files replaced and SIGHUP sent: both workers serve the new pair', async (t) => {
+t.test('two workers, certificate files replaced and SIGHUP sent: both workers serve the new pair within 3 s', async (t) => {
   const [oldPair, newPair] = [makePair(0x2a01), makePair(0x2b02)];
   const dir = mkdtempSync(join(work, 'config-'));
-  const cert = join(dir, 'tls.crt');
-  const key = join(dir, 'tls.key');
-  copyFileSync(oldPair.cert, cert);
-  copyFileSync(oldPair.key, key);
+  // The configured files are links into another folder: a change there is invisible to the
+  // folder watch, so only the SIGHUP the supervisor passes on can make the workers see it.
+  // (Not beside the config: the embedded store's writes there would wake the watch.)
+  const store = mkdtempSync(join(work, 'store-'));
+  const linked = mkdtempSync(join(work, 'linked-'));
+  const cert = join(linked, 'tls.crt');
+  const key = join(linked, 'tls.key');
+  copyFileSync(oldPair.cert, join(store, 'cert.pem'));
+  copyFileSync(oldPair.key, join(store, 'key.pem'));
+  symlinkSync(join(store, 'cert.pem'), cert);
+  symlinkSync(join(store, 'key.pem'), key);
   const up = await startUpstream(t);
   const { file } = writeConfig({ dir, deployments: [{ name: 'svc', access: 'public', upstreams: [up.url] }], extra: { workers: 2 } });
-  // writeConfig's listeners without TLS, then the external one on this folder's pair.
+  // writeConfig's listeners without TLS, then the external one on the linked pair.
   const config = parse(readFileSync(file, 'utf8')) as { listeners: { external: Record<string, unknown>[] } };
   config.listeners.external = [{ address: '127.0.0.1:0', tls: { cert, key } }];
   writeFileSync(file, stringify(config));
   const gw = await spawnGateway(t, file);
   t.equal((await fresh(gw.ports.external)).serial, 0x2a01, 'the first pair before');
 
-  copyFileSync(newPair.key, key);
-  copyFileSync(newPair.cert, cert);
+  const replace = (from: string, name: string): void => {
+    copyFileSync(from, join(store, `${name}.new`));
+    renameSync(join(store, `${name}.new`), join(store, name));
+  };
+  replace(newPair.key, 'key.pem');
+  replace(newPair.cert, 'cert.pem');
+  await new Promise((r) => setTimeout(r, 1_000));
+  t.equal((await fresh(gw.ports.external)).serial, 0x2a01, 'without SIGHUP the unwatched change is not seen');
+
+  const signalled = Date.now();
   gw.child.kill('SIGHUP');
   const renewed = new Set<number>();
-  const deadline = Date.now() + 10_000;
-  const answers: { serial: number; requestId: string }[] = [];
-  while (renewed.size < 2 && Date.now() < deadline) {
-    answers.push(...await Promise.all([1, 2, 3, 4].map(() => fresh(gw.ports.external))));
+  const deadline = signalled + 10_000;
+  const answers: { serial: number; requestId: string; at: number }[] = [];
+  // Asked past 3 s as well: by then no worker may hand out the old pair (SPEC §8).
+  while ((renewed.size < 2 || Date.now() - signalled < 3_500) && Date.now() < deadline) {
+    answers.push(...await Promise.all([1, 2, 3, 4].map(async () => ({ ...await fresh(gw.ports.external), at: Date.now() - signalled }))));
     await new Promise((r) => setTimeout(r, 200));
     for (const a of answers) {
       const worker = workerOf(gw, a.requestId);
@@ -70,4 +86,9 @@ t.test('two workers, certificate files replaced and SIGHUP sent: both workers se
     }
   }
   t.same([...renewed].sort(), [1, 2], 'worker 1 and worker 2 hand out the new pair');
+  const late = answers.filter((a) => a.at > 3_000);
+  t.ok(late.length > 0, 'connections were made more than 3 s after SIGHUP');
+  t.same(late.filter((a) => a.serial !== 0x2b02), [], 'none of them got the old pair');
+  const lastOld = Math.max(...answers.filter((a) => a.serial === 0x2a01).map((a) => a.at), 0);
+  t.comment(`the last connection on the old pair: ${lastOld} ms after SIGHUP (0: none after it)`);
 });
