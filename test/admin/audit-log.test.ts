@@ -64,10 +64,11 @@ t.test('every change through the API is an audit event, newest first, paged with
   t.same(page3.events.map((e) => e.id), [events[6].id]);
   t.equal(page3.next, null, 'the last page says so');
 
-  for (const query of ['before=garbage', 'before=aud_', `before=${events[0].id}x`, 'before=', 'limit=0', 'limit=1001', 'limit=2.5', 'limit=ten']) {
+  for (const query of ['before=garbage', 'before=aud_', `before=${events[0].id}x`, 'before=', 'limit=0', 'limit=-1', 'limit=1001', 'limit=2.5', 'limit=ten', 'limit=']) {
     const res = await api('GET', `/v1/audit?${query}`);
     t.equal(res.status, 400, query);
     t.equal(res.json().error, 'invalid_field');
+    t.equal(res.json().field, query.split('=')[0], `${query}: the body names the field`);
   }
   t.equal((await adminCall(gw.admin, 'gth_nope', 'GET', '/v1/audit')).status, 401);
 });

@@ -33,6 +33,34 @@ t.test('each subcommand has its own help', async (t) => {
   t.match(disable.stdout, /^Usage: gatehouse token disable ID\|NAME/);
 });
 
+t.test('every API command takes --context NAME; limits are positive integers', async (t) => {
+  const env = home(t);
+  // An unknown context is refused (exit 1) once the flags parsed: a command without --context would be a usage error (2).
+  const commands = [
+    ['token', 'create', '--name', 'n', '--developer'], ['token', 'list'], ['token', 'delete', 'x'], ['token', 'update', 'x', '--rate', '1/m'],
+    ['token', 'disable', 'x'], ['token', 'enable', 'x'], ['token', 'rotate', 'x', '--overlap', '10m', '--json'],
+    ['deployment', 'list'], ['deployment', 'get', 'x'], ['deployment', 'apply', 'x', '--access', 'public'], ['deployment', 'delete', 'x'],
+    ['audit', 'list', '--limit', '5', '--json'],
+  ];
+  const results = await Promise.all(commands.map((args) => runCli([...args, '--context', 'nope'], env)));
+  results.forEach((r, i) => {
+    t.equal(r.code, 1, `${commands[i]!.join(' ')} --context nope: exit 1`);
+    t.match(r.stderr, /^gatehouse: no context named "nope" .*\(none saved\)/, commands[i]!.join(' '));
+  });
+  const limits = ['0', '-1', '1.5', 'ten', '1001'];
+  const bad = await Promise.all(limits.map((n) => runCli(['audit', 'list', `--limit=${n}`], env)));
+  bad.forEach((r, i) => {
+    t.equal(r.code, 2, `--limit ${limits[i]}: a usage error`);
+    t.match(r.stderr, `--limit must be an integer from 1 to 1000 (got "${limits[i]}")`);
+  });
+  const flags = ['--rate=0', '--rate=-5/m', '--rate=1.5', '--concurrent=0', '--concurrent=-1', '--concurrent=2.5'];
+  const refused = await Promise.all(flags.map((f) => runCli(['token', 'create', '--name', 'n', '--developer', f], env)));
+  refused.forEach((r, i) => {
+    t.equal(r.code, 2, `${flags[i]}: a usage error`);
+    t.match(r.stderr, `gatehouse: ${flags[i]!.split('=')[0]} `, 'naming the flag');
+  });
+});
+
 t.test('serve from another folder names the file it tried and --config', async (t) => {
   const env = home(t);
   const elsewhere = env.GATEHOUSE_HOME!;

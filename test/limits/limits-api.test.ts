@@ -65,7 +65,12 @@ t.test('Deployment limits through the admin API', async (t) => {
   const camel = await api('PATCH', '/v1/deployments/pool', { limits: { requestsPerMinute: 30 } });
   t.same(camel.json<{ deployment: Json }>().deployment.limits, { requests_per_minute: 30, concurrent: null }, "the config's spelling is taken too");
   t.equal((await api('PATCH', '/v1/deployments/pool', { limits: null })).json<{ deployment: Json }>().deployment.limits, null, 'null removes them');
-  for (const [limits, field] of [[{ concurrent: 0 }, 'limits.concurrent'], [{ requests_per_minute: 2e9 }, 'limits.requests_per_minute'], [{ requests_per_minute: 'x' }, 'limits.requests_per_minute']] as const) {
+  for (const [limits, field] of [
+    [{ concurrent: 0 }, 'limits.concurrent'], [{ concurrent: -2 }, 'limits.concurrent'], [{ concurrent: 2.5 }, 'limits.concurrent'],
+    [{ requests_per_minute: 0 }, 'limits.requests_per_minute'], [{ requests_per_minute: -60 }, 'limits.requests_per_minute'],
+    [{ requests_per_minute: 1.5 }, 'limits.requests_per_minute'], [{ requests_per_minute: 2e9 }, 'limits.requests_per_minute'],
+    [{ requests_per_minute: 'x' }, 'limits.requests_per_minute'],
+  ] as const) {
     const r = await api('PATCH', '/v1/deployments/pool', { limits });
     t.equal(r.status, 400, `${JSON.stringify(limits)}: 400`);
     t.equal(r.json().field, field);

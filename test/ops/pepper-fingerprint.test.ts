@@ -44,7 +44,11 @@ t.test('embedded store: serve and the --config commands refuse another pepper, n
   const served = await runCli(['serve', '--config', other], env);
   t.equal(served.code, 1, 'serve: exit 1');
   t.match(served.stderr, /^gatehouse: tokens\.pepper: does not match/m);
-  t.notMatch(served.stderr + listed.stderr, /another pepper/, 'the pepper itself is never printed');
+  // With workers (the example configs' `auto`), the workers' refusal is the supervisor's exit.
+  const supervised = await runCli(['serve', '--workers', '2', '--config', other], env);
+  t.equal(supervised.code, 1, 'serve --workers 2: exit 1');
+  t.match(supervised.stderr, /^gatehouse: tokens\.pepper: does not match/m);
+  t.notMatch(served.stderr + supervised.stderr + listed.stderr, /another pepper/, 'the pepper itself is never printed');
 
   const again = await runCli(['token', 'list', '--config', file], env);
   t.equal(again.code, 0, 'the first pepper still works');
