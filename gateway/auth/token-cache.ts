@@ -40,7 +40,8 @@ export class TokenCache {
    * token from `lru` and sending its traffic to the store.
    */
   private unknown: LRUCache<string, Entry>;
-  private readonly inflight = new Map<string, Promise<Entry>>();
+  /** Store reads in flight, with the generation each started in. */
+  private readonly inflight = new Map<string, { readonly read: Promise<Entry>; readonly generation: number }>();
   private settings: CacheConfig;
   private generation = 0;
 
@@ -59,17 +60,17 @@ export class TokenCache {
     }
     this.observer.miss();
     const pending = this.inflight.get(hash);
-    if (pending) return pending;
+    // A read that started before an expireAll may answer from before the missed changes: not one to join.
+    if (pending !== undefined && pending.generation === this.generation) return pending.read;
     // `evict` unregisters the read: a record read before a revocation must not be cached after it.
-    const read: Promise<Entry> = this.fetch(hash, entry, () => this.inflight.get(hash) === read).finally(() => {
-      if (this.inflight.get(hash) === read) this.inflight.delete(hash);
+    const read: Promise<Entry> = this.fetch(hash, entry, this.generation, () => this.inflight.get(hash)?.read === read).finally(() => {
+      if (this.inflight.get(hash)?.read === read) this.inflight.delete(hash);
     });
-    this.inflight.set(hash, read);
+    this.inflight.set(hash, { read, generation: this.generation });
     return read;
   }
 
-  private async fetch(hash: string, previous: Entry | undefined, stillCurrent: () => boolean): Promise<Entry> {
-    const generation = this.generation;
+  private async fetch(hash: string, previous: Entry | undefined, generation: number, stillCurrent: () => boolean): Promise<Entry> {
     try {
       const record = await this.store.findTokenByHash(hash);
       const now = Date.now();
@@ -110,14 +111,15 @@ export class TokenCache {
 
   /**
    * Changes may have been missed (the store's subscription moved, e.g. to a
-   * new primary): every entry is read again before its next use. Unlike
-   * `clear`, an entry stays usable under `staleIfError` while the store
-   * fails, so a failover does not fail cached tokens; reads in flight are
-   * not cached.
+   * new primary, or came up late): every entry is read again before its next
+   * use. Unlike `clear`, an entry stays usable under `staleIfError` while the
+   * store fails, so a failover does not fail cached tokens. A read in flight
+   * is cached as from before the reset (read again before its next use, and
+   * usable under `staleIfError`); dropping it would leave a token that was
+   * just read with no entry to fall back on if the store then fails.
    */
   expireAll(): void {
     this.generation++;
-    this.inflight.clear();
   }
 
   /** Forgets everything. */

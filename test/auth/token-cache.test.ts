@@ -207,3 +207,44 @@ t.test('expireAll (changes may have been missed): every entry is read again, and
   const stale = await settle(cache.lookup(record.hash));
   t.same(stale.record, record, 'the store fails: the entry from before is still used (staleIfError)');
 });
+
+t.test('a read in flight when expireAll comes is kept as from before it: read again next time, served stale while the store fails', async (t) => {
+  const store = newStore(t);
+  const record = tokenRecord();
+  await store.createToken(record);
+  const cache = new TokenCache(store, { ...SETTINGS, ttl: 60_000, staleIfError: 60_000 });
+
+  let release = (): void => {};
+  store.hold = new Promise((resolve) => { release = resolve; });
+  const inflight = cache.lookup(record.hash); // reads the record, then waits
+  await sleep(10);
+  cache.expireAll(); // e.g. the store's subscription came up only now
+  store.hold = undefined;
+  release();
+  t.same((await settle(inflight)).record, record, 'the request that raced the reset passes');
+
+  await store.close();
+  const stale = await settle(cache.lookup(record.hash)).then((entry) => entry.record, (err: unknown) => err);
+  t.same(stale, record, 'the store fails: the entry read across the reset is still used (staleIfError)');
+  t.equal(store.reads, 2, 'it was read again first, not taken as fresh');
+});
+
+t.test('a lookup after expireAll does not join a read that started before it', async (t) => {
+  const store = newStore(t);
+  const record = tokenRecord();
+  await store.createToken(record);
+  const cache = new TokenCache(store, { ...SETTINGS, ttl: 60_000 });
+
+  let release = (): void => {};
+  store.hold = new Promise((resolve) => { release = resolve; });
+  const before = cache.lookup(record.hash);
+  await sleep(10);
+  cache.expireAll();
+  const after = cache.lookup(record.hash);
+  t.not(after, before, 'a read of its own');
+  store.hold = undefined;
+  release();
+  await Promise.all([settle(before), settle(after)]);
+  t.equal(store.reads, 2);
+  t.notOk(cache.lookup(record.hash) instanceof Promise, 'the read made after the reset is fresh');
+});
