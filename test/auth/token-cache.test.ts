@@ -27,6 +27,16 @@ class CountingStore extends EmbeddedStore {
   }
 }
 
+/** Makes the store's reads wait, once they have their answer, until the returned function lets them go. */
+function holdReads(store: CountingStore): () => void {
+  let release = (): void => {};
+  store.hold = new Promise((resolve) => { release = resolve; });
+  return () => {
+    store.hold = undefined;
+    release();
+  };
+}
+
 function newStore(t: Test): CountingStore {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cache-'));
   const store = new CountingStore(join(dir, 'store.db'));
@@ -118,13 +128,11 @@ t.test('a token revoked while its read is in flight is not cached', async (t) =>
   await store.createToken(record);
   const cache = new TokenCache(store, { ...SETTINGS, ttl: 60_000 });
 
-  let release = (): void => {};
-  store.hold = new Promise((resolve) => { release = resolve; });
+  const release = holdReads(store);
   const inflight = cache.lookup(record.hash); // reads the record, then waits
   await sleep(10);
   await store.deleteToken(record.id);
   cache.evict(record.hash); // what the revocation event does
-  store.hold = undefined;
   release();
   t.same((await settle(inflight)).record, record, 'the request that raced the revocation may pass');
 
@@ -214,12 +222,10 @@ t.test('a read in flight when expireAll comes is kept as from before it: read ag
   await store.createToken(record);
   const cache = new TokenCache(store, { ...SETTINGS, ttl: 60_000, staleIfError: 60_000 });
 
-  let release = (): void => {};
-  store.hold = new Promise((resolve) => { release = resolve; });
+  const release = holdReads(store);
   const inflight = cache.lookup(record.hash); // reads the record, then waits
   await sleep(10);
   cache.expireAll(); // e.g. the store's subscription came up only now
-  store.hold = undefined;
   release();
   t.same((await settle(inflight)).record, record, 'the request that raced the reset passes');
 
@@ -235,14 +241,12 @@ t.test('a lookup after expireAll does not join a read that started before it', a
   await store.createToken(record);
   const cache = new TokenCache(store, { ...SETTINGS, ttl: 60_000 });
 
-  let release = (): void => {};
-  store.hold = new Promise((resolve) => { release = resolve; });
+  const release = holdReads(store);
   const before = cache.lookup(record.hash);
   await sleep(10);
   cache.expireAll();
   const after = cache.lookup(record.hash);
   t.not(after, before, 'a read of its own');
-  store.hold = undefined;
   release();
   await Promise.all([settle(before), settle(after)]);
   t.equal(store.reads, 2);

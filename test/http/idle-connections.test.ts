@@ -33,11 +33,9 @@ async function startListener(t: Teardown, delayMs = 0): Promise<Listener> {
 /** Long enough for any idle close to have happened: a connection still open then was left open. */
 const GIVE_UP = IDLE + 3_000;
 
-/** ms until the server closes a raw connection that has sent `bytes` (Infinity if it has not after GIVE_UP). */
-function closedAfter(port: number, bytes: string): Promise<number> {
+/** ms from `since()` until the server closes `socket` (Infinity if it has not after GIVE_UP; -1 if since() is 0 then). */
+function closeTime(socket: net.Socket, since: () => number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const socket = net.connect(port, '127.0.0.1', () => { if (bytes) socket.write(bytes); });
     const timer = setTimeout(() => {
       resolve(Infinity);
       socket.destroy();
@@ -46,9 +44,16 @@ function closedAfter(port: number, bytes: string): Promise<number> {
     socket.resume();
     socket.on('close', () => {
       clearTimeout(timer);
-      resolve(Date.now() - started);
+      resolve(since() === 0 ? -1 : Date.now() - since());
     });
   });
+}
+
+/** ms until the server closes a raw connection that has sent `bytes` (Infinity if it has not after GIVE_UP). */
+function closedAfter(port: number, bytes: string): Promise<number> {
+  const started = Date.now();
+  const socket = net.connect(port, '127.0.0.1', () => { if (bytes) socket.write(bytes); });
+  return closeTime(socket, () => started);
 }
 
 t.test('a connection that never says which protocol it speaks is closed once idle', async (t) => {
@@ -111,21 +116,11 @@ t.test('a TLS connection whose handshake never completes is closed once idle', a
 });
 
 /** ms until the server closes a TLS connection that completed its handshake (ALPN `protocol`) and then sent nothing. */
-function silentAfterHandshake(port: number, protocol: string): Promise<{ closedAfter: number; alpn: string | false }> {
-  return new Promise((resolve, reject) => {
-    let started = 0;
-    const socket = tls.connect({ port, host: '127.0.0.1', ca: CA, servername: 'localhost', ALPNProtocols: [protocol] }, () => { started = Date.now(); });
-    const timer = setTimeout(() => {
-      resolve({ closedAfter: Infinity, alpn: socket.alpnProtocol ?? false });
-      socket.destroy();
-    }, GIVE_UP);
-    socket.on('error', reject);
-    socket.resume();
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve({ closedAfter: started === 0 ? -1 : Date.now() - started, alpn: socket.alpnProtocol ?? false });
-    });
-  });
+async function silentAfterHandshake(port: number, protocol: string): Promise<{ closedAfter: number; alpn: string | false }> {
+  let started = 0;
+  const socket = tls.connect({ port, host: '127.0.0.1', ca: CA, servername: 'localhost', ALPNProtocols: [protocol] }, () => { started = Date.now(); });
+  const closedAfter = await closeTime(socket, () => started);
+  return { closedAfter, alpn: socket.alpnProtocol ?? false };
 }
 
 t.test('a TLS connection that completes its handshake and then sends nothing is closed once idle, h1 and h2', async (t) => {
