@@ -5,6 +5,7 @@ import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { ListenerConfig } from '../config/schema';
+import { closeWhenIdle, trackStream } from './h2-idle';
 
 /** What a listener does with each protocol it speaks. */
 export interface ListenerHandlers {
@@ -253,35 +254,6 @@ export class Listener {
     for (const session of this.sessions) session.destroy();
     for (const socket of this.sockets) socket.destroy();
   }
-}
-
-/** Open streams per HTTP/2 session: an idle session is closed only when it has none. */
-const openStreams = new WeakMap<Http2Session, number>();
-
-/**
- * Closes (GOAWAY, then close) an HTTP/2 session that stays without traffic
- * for `ms` while it has no open stream. A stream in progress may be silent
- * for longer (a gRPC call waiting on its upstream): its own timeouts apply.
- */
-function closeWhenIdle(session: Http2Session, ms: number): void {
-  openStreams.set(session, 0);
-  // A listener of its own: setTimeout's callback is a once-listener, gone after a firing that found a stream open.
-  session.on('timeout', () => {
-    if ((openStreams.get(session) ?? 0) === 0) session.close();
-  });
-  session.setTimeout(ms);
-}
-
-function trackStream(stream: ServerHttp2Stream, ms: number): void {
-  const session = stream.session;
-  if (session === undefined) return;
-  openStreams.set(session, (openStreams.get(session) ?? 0) + 1);
-  stream.once('close', () => {
-    const left = (openStreams.get(session) ?? 1) - 1;
-    openStreams.set(session, left);
-    // The session's timer fired (and did nothing) while this stream was open, and no traffic will re-arm it.
-    if (left === 0 && !session.closed && !session.destroyed) session.setTimeout(ms);
-  });
 }
 
 /**
