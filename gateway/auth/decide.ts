@@ -18,6 +18,14 @@ export interface AuthRequest {
   /** The raw `Authorization` header / `authorization` metadata, if any. */
   readonly authorization: string | undefined;
   readonly clientAddress: string;
+  /** The connection the request came on (a socket, an HTTP/2 session), if it may carry more requests. */
+  readonly connection?: object;
+}
+
+/** The last well-formed credential a connection presented, and its keyed hash. */
+interface LastCredential {
+  header: string;
+  hash: string;
 }
 
 export type AllowReason = 'public' | 'internal' | 'token';
@@ -50,6 +58,14 @@ export class Decider {
     private readonly limits: Limiter,
   ) {}
 
+  /**
+   * A client on a kept-alive connection (an SDK, an HTTP/2 or gRPC channel) sends the same
+   * Authorization with every request: comparing it with the last one spares the request its
+   * checksum and hash, about 3 % of a protected request's CPU. A connection holds only its own
+   * last credential, and only while it is open, as HTTP/2's header table already does.
+   */
+  private readonly lastCredential = new WeakMap<object, LastCredential>();
+
   decide(req: AuthRequest): Decision | Promise<Decision> {
     const route = req.route;
     if (route === undefined) return REFUSALS.notFound;
@@ -62,12 +78,12 @@ export class Decider {
     const retryAfter = this.limiter.retryAfter(req.clientAddress);
     if (retryAfter > 0) return new GatehouseError('too_many_failed_attempts', { retryAfter });
     if (req.authorization === undefined) return REFUSALS.missingToken;
-    const secret = parseBearer(req.authorization);
-    if (!secret || !isWellFormed(secret)) return this.fail(req.clientAddress);
+    const hash = this.hashOf(req.authorization, req.connection);
+    if (hash === null) return this.fail(req.clientAddress);
 
     let lookup;
     try {
-      lookup = this.cache.lookup(this.hash(secret));
+      lookup = this.cache.lookup(hash);
     } catch (err) {
       return err as GatehouseError;
     }
@@ -75,6 +91,22 @@ export class Decider {
       return lookup.then((entry) => this.judge(entry, route, req.clientAddress), (err: GatehouseError) => err);
     }
     return this.judge(lookup, route, req.clientAddress);
+  }
+
+  /** The keyed hash of a well-formed Bearer credential; null for any other. */
+  private hashOf(header: string, connection: object | undefined): string | null {
+    const last = connection === undefined ? undefined : this.lastCredential.get(connection);
+    if (last !== undefined && last.header === header) return last.hash;
+    const secret = parseBearer(header);
+    if (!secret || !isWellFormed(secret)) return null;
+    const hash = this.hash(secret);
+    if (last !== undefined) {
+      last.header = header;
+      last.hash = hash;
+    } else if (connection !== undefined) {
+      this.lastCredential.set(connection, { header, hash });
+    }
+    return hash;
   }
 
   private judge(entry: CacheEntry, route: Route, clientAddress: string): Decision | Promise<Decision> {

@@ -16,7 +16,8 @@ const sha256 = (data: string): string => hash('sha256', data, 'base64url');
  * Remembers the keyed hashes of recently seen secrets, so a cached token
  * costs the request one salted SHA-256 (a one-shot call) instead of an HMAC
  * object. The memo is keyed by that salted digest, never by the secret, so
- * no secret outlives its request in memory. It forgets everything when full.
+ * it holds no secret (a connection holds its own last one: see Decider).
+ * It forgets everything when full.
  */
 export function memoizedHasher(inner: TokenHasher, maxEntries = 10_000): TokenHasher {
   const salt = randomBytes(16).toString('base64');
