@@ -1,10 +1,8 @@
 import pino from 'pino';
-import { censorSecrets, type Logger, type RequestLogLine } from './log';
+import { censorSecrets, isoTimeCached, writeBeforeFlush, type Logger, type RequestLogLine } from './log';
 
 /** What the line takes from the logger, so it reads as the logger's own lines do. */
 interface LoggerParts {
-  /** `,"time":"…"`, from the logger's timestamp function. */
-  readonly [pino.symbols.timeSym]: () => string;
   /** The logger's bindings (`,"service":"gatehouse"`, a child's `worker`…), already JSON. */
   readonly [pino.symbols.chindingsSym]: string;
   readonly [pino.symbols.streamSym]: pino.DestinationStream;
@@ -22,9 +20,49 @@ function json(value: string): string {
 }
 
 /**
- * Writes the one line per request (SPEC §8), the same JSON the logger would
- * write for `logger[level](line, 'request')`: its level, time and bindings,
- * the line's fields (absent ones left out) and `"msg":"request"`. The line's
+ * Lines recorded this turn of the event loop, written together at its end:
+ * formatted one after another, a line costs a third of what it costs
+ * formatted between two requests, when its code and data have gone cold
+ * (`--cpu-prof`). Parallel arrays, so a request adds no object of its own.
+ */
+const pending = { count: 0, loggers: [] as Logger[], lines: [] as RequestLogLine[], levels: [] as number[], times: [] as number[] };
+let scheduled = false;
+let writing = false;
+
+/**
+ * Writes the lines recorded so far. It runs at the end of the turn, and before
+ * stdout takes another line or flushes (`logger.flush()`, the 100 ms tick,
+ * process exit): a line is never lost to a SIGTERM, nor written after a line
+ * logged later.
+ */
+export function writePendingRequestLines(): void {
+  // Writing a line (or filling a batch) comes back here.
+  if (writing || pending.count === 0) return;
+  writing = true;
+  const { loggers, lines, levels, times } = pending;
+  try {
+    for (let i = 0; i < pending.count; i++) {
+      format(loggers[i], lines[i], levels[i], times[i]);
+      // Not kept for the next batch: a line holds its request's strings.
+      (lines as (RequestLogLine | undefined)[])[i] = undefined;
+    }
+  } finally {
+    pending.count = 0;
+    writing = false;
+  }
+}
+writeBeforeFlush(writePendingRequestLines);
+
+function endOfTurn(): void {
+  scheduled = false;
+  writePendingRequestLines();
+}
+
+/**
+ * Records the one line per request (SPEC §8), with the time it is recorded;
+ * it is written at the end of the turn, the same JSON the logger would write
+ * for `logger[level](line, 'request')`: its level, time and bindings, the
+ * line's fields (absent ones left out) and `"msg":"request"`. The line's
  * shape is fixed, so it is built here as one string: pino's generic path
  * (copying through the redaction hook, a loop over keys, a character scan of
  * every key and value) cost more than the rest of the line together.
@@ -32,10 +70,21 @@ function json(value: string): string {
 export function writeRequestLine(logger: Logger, line: RequestLogLine, level: keyof typeof LEVEL): void {
   const value = LEVEL[level];
   if (logger.levelVal > value) return;
+  const i = pending.count++;
+  pending.loggers[i] = logger;
+  pending.lines[i] = line;
+  pending.levels[i] = value;
+  pending.times[i] = Date.now();
+  if (scheduled) return;
+  scheduled = true;
+  setImmediate(endOfTurn);
+}
+
+function format(logger: Logger, line: RequestLogLine, value: number, time: number): void {
   const parts = logger as unknown as LoggerParts;
   // listener, protocol, reason and deployment are the gateway's own words (a Deployment name is a DNS
   // label): plain ASCII, never a secret, so they are quoted as they are. The rest may come from a client.
-  let out = `{"level":${value}${parts[pino.symbols.timeSym]()}${parts[pino.symbols.chindingsSym]},"request_id":${json(line.request_id)}`
+  let out = `{"level":${value}${isoTimeCached(time)}${parts[pino.symbols.chindingsSym]},"request_id":${json(line.request_id)}`
     + `,"listener":"${line.listener}","protocol":"${line.protocol}","method":${json(line.method)},"path":${json(line.path)}`;
   if (line.deployment !== undefined) out += `,"deployment":"${line.deployment}"`;
   out += `,"reason":"${line.reason}","status":${line.status}`;

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import t from 'tap';
 import { generateSecret } from '../../gateway/auth/token-format';
-import { createLogger, isoTimeCached, type Logger, type RequestLogLine } from '../../gateway/log';
-import { writeRequestLine } from '../../gateway/request-log';
+import { createLogger, isoTimeCached, LineBatch, PIPE_BUF, type Logger, type RequestLogLine } from '../../gateway/log';
+import { writePendingRequestLines, writeRequestLine } from '../../gateway/request-log';
 
 /** A logger writing into a list of lines, as the process logger writes to stdout. */
 function capture(level = 'info'): { log: Logger; lines: string[] } {
@@ -42,6 +42,7 @@ t.test('the request line is the JSON the logger itself writes for it, bindings i
       const worker = log.child({ worker: 2 });
       worker[level](line, 'request');
       writeRequestLine(worker, line, level);
+      writePendingRequestLines();
       t.equal(lines.length, 2);
       t.same(fields(lines[1]), fields(lines[0]), `${line.request_id} at ${level}: same fields and values`);
       t.match(JSON.parse(lines[1]), { worker: 2, service: 'gatehouse', msg: 'request' });
@@ -60,6 +61,7 @@ t.test('client-chosen text is escaped, and a secret in it is censored', async (t
     grpc_method: `/x/${secret}`,
   };
   writeRequestLine(log, line, 'info');
+  writePendingRequestLines();
   log.info(line, 'request');
   t.notOk(lines.join('\n').includes(secret.slice(4)), 'no secret in either line');
   t.same(fields(lines[0]), fields(lines[1]), 'escaped and censored as the logger does');
@@ -71,19 +73,56 @@ t.test('client-chosen text is escaped, and a secret in it is censored', async (t
 t.test('the line obeys the logger level, as it changes', async (t) => {
   const { log, lines } = capture('warn');
   writeRequestLine(log, SPARSE, 'info');
+  writePendingRequestLines();
   t.equal(lines.length, 0, 'info is not written at warn');
   writeRequestLine(log, SPARSE, 'warn');
+  writePendingRequestLines();
   t.equal(lines.length, 1, 'warn is');
   t.equal((JSON.parse(lines[0]) as { level: number }).level, 40);
   log.level = 'info';
   writeRequestLine(log, SPARSE, 'info');
+  writePendingRequestLines();
   t.equal((JSON.parse(lines[1]) as { level: number }).level, 30, 'info is, once the level is lowered (a reload)');
   log.level = 'silent';
   writeRequestLine(log, SPARSE, 'warn');
+  writePendingRequestLines();
   t.equal(lines.length, 2, 'nothing at silent');
 });
 
 t.test('the time is what toISOString says, across milliseconds, seconds, and a clock stepped back', async (t) => {
   const times = [0, 7, 99, 999, 1000, 1001, 1_700_000_000_009, 1_700_000_000_010, 1_700_000_000_100, 1_700_000_000_999, 1_700_000_001_000, 1_700_000_000_500, 1_700_000_000_500];
   for (const now of times) t.equal(isoTimeCached(now), `,"time":"${new Date(now).toISOString()}"`, `at ${now}`);
+});
+
+t.test('the lines of a turn are written at its end, in order, each with the time it was recorded', async (t) => {
+  const { log, lines } = capture();
+  const recordedAt: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    recordedAt.push(Date.now());
+    writeRequestLine(log, { ...SPARSE, request_id: `req-${i}` }, 'info');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  // Three turns, so three lines written by now; a fourth is held until the end of this one.
+  writeRequestLine(log, { ...SPARSE, request_id: 'req-3' }, 'info');
+  t.equal(lines.length, 3, 'the line of this turn is not written yet');
+  await new Promise((r) => setImmediate(r));
+  const parsed = lines.map((l) => JSON.parse(l) as { request_id: string; time: string });
+  t.same(parsed.map((p) => p.request_id), ['req-0', 'req-1', 'req-2', 'req-3'], 'in the order recorded');
+  for (let i = 0; i < 3; i++) t.equal(parsed[i].time, new Date(recordedAt[i]).toISOString(), `line ${i}: the time it was recorded`);
+});
+
+t.test('a flush of stdout writes the held lines first, also when they fill batches themselves', async (t) => {
+  const writes: string[] = [];
+  const batch = new LineBatch({ write: (b: Buffer) => void writes.push(b.toString()), flushSync: () => undefined });
+  const log = createLogger('info', batch);
+  const n = Math.ceil((3 * PIPE_BUF) / 200);
+  for (let i = 0; i < n; i++) writeRequestLine(log, { ...SPARSE, request_id: `held-${i}` }, 'info');
+  log.warn('after the requests');
+  // A batch filled by the held lines flushes while they are being written, which must not write them twice.
+  batch.flush();
+  const out = writes.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { request_id?: string; msg: string });
+  t.same(out.map((l) => l.request_id ?? l.msg), [...Array.from({ length: n }, (_, i) => `held-${i}`), 'after the requests'],
+    'every held line once, before the line written after them');
+  t.ok(writes.length >= 3, `in several batches (${writes.length})`);
+  t.ok(writes.every((w) => Buffer.byteLength(w) <= PIPE_BUF), 'none over PIPE_BUF');
 });
