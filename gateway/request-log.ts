@@ -21,9 +21,9 @@ function json(value: string): string {
 
 /**
  * Lines recorded this turn of the event loop, written together at its end:
- * formatted one after another, a line costs a third of what it costs
+ * formatted one after another, a line costs about half what it costs
  * formatted between two requests, when its code and data have gone cold
- * (`--cpu-prof`). Parallel arrays, so a request adds no object of its own.
+ * (`--cpu-prof`, under wrk). Parallel arrays: a request adds no object of its own.
  */
 const pending = { count: 0, loggers: [] as Logger[], lines: [] as RequestLogLine[], levels: [] as number[], times: [] as number[] };
 let scheduled = false;
