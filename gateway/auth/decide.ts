@@ -96,7 +96,7 @@ export class Decider {
   /** The keyed hash of a well-formed Bearer credential; null for any other. */
   private hashOf(header: string, connection: object | undefined): string | null {
     const last = connection === undefined ? undefined : this.lastCredential.get(connection);
-    if (last !== undefined && last.header === header) return last.hash;
+    if (last !== undefined && sameCredential(last.header, header)) return last.hash;
     const secret = parseBearer(header);
     if (!secret || !isWellFormed(secret)) return null;
     const hash = this.hash(secret);
@@ -131,6 +131,18 @@ export class Decider {
     this.limiter.recordFailure(clientAddress);
     return tokenId === undefined ? REFUSALS.invalidToken : new GatehouseError('invalid_token', { tokenId });
   }
+}
+
+/**
+ * String equality in a time that depends only on the length. Behind a proxy, one
+ * connection carries many clients' requests, and an early exit would time how much
+ * of another client's credential a guess got right.
+ */
+function sameCredential(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }
 
 function limitDecision(token: TokenRecord, verdict: LimitGrant | GatehouseError): Decision {

@@ -42,6 +42,8 @@ t.test('the last credential of a connection', async (t) => {
     t.equal(hashed - before, 1, 'five requests with A on one connection: hashed once');
 
     t.equal(await status(`Bearer ${a.secret.slice(0, -1)}${a.secret.endsWith('0') ? '1' : '0'}`), 401, 'then a mistyped A: 401');
+    const firstChanged = `gth_${a.secret[4] === 'A' ? 'B' : 'A'}${a.secret.slice(5)}`;
+    t.equal(await status(`Bearer ${firstChanged}`), 401, 'then A with its first character changed (the same length): 401');
     t.equal(await status(`Bearer ${a.secret} `), 200, 'A with a trailing space (another header, the same secret): 200');
     t.equal(await status(`Bearer ${b.secret}`), 403, 'then B, scoped to another Deployment: 403');
     t.equal(await status(`Bearer ${b.secret}`, hostOf('other')), 200, 'B on its own Deployment: 200');
