@@ -66,8 +66,12 @@ interface BatchOut {
 /** Writers that hold lines back (the request lines of a turn): they write them before any other line, and before a flush. */
 const heldBack: (() => void)[] = [];
 
-export function writeBeforeFlush(write: () => void): void {
+export function writeHeldLinesFirst(write: () => void): void {
   heldBack.push(write);
+}
+
+function writeHeldLines(): void {
+  for (const write of heldBack) write();
 }
 
 /** Destinations whose buffered lines must reach stdout before the process exits. */
@@ -110,7 +114,7 @@ export class LineBatch implements pino.DestinationStream {
 
   write(line: string): void {
     // A line logged now was logged after the held ones: it goes after them.
-    for (const write of heldBack) write();
+    writeHeldLines();
     if (this.used + line.length * MAX_BYTES_PER_UNIT > PIPE_BUF) {
       const bytes = Buffer.byteLength(line);
       if (this.used + bytes > PIPE_BUF) this.flush();
@@ -125,7 +129,7 @@ export class LineBatch implements pino.DestinationStream {
 
   /** Hands over what is pending (stdout is written synchronously); `logger.flush()` lands here. */
   flush(done?: () => void): void {
-    for (const write of heldBack) write();
+    writeHeldLines();
     if (this.used > 0) {
       const full = this.batch.subarray(0, this.used);
       // A fresh buffer for the next batch: sonic-boom keeps a batch it could not write, to try again.

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { censorSecrets, isoTimeCached, writeBeforeFlush, type Logger, type RequestLogLine } from './log';
+import { censorSecrets, isoTimeCached, writeHeldLinesFirst, type Logger, type RequestLogLine } from './log';
 
 /** What the line takes from the logger, so it reads as the logger's own lines do. */
 interface LoggerParts {
@@ -25,7 +25,7 @@ function json(value: string): string {
  * formatted between two requests, when its code and data have gone cold
  * (`--cpu-prof`, under wrk). Parallel arrays: a request adds no object of its own.
  */
-const pending = { count: 0, loggers: [] as Logger[], lines: [] as RequestLogLine[], levels: [] as number[], times: [] as number[] };
+const pending = { count: 0, loggers: [] as Logger[], lines: [] as (RequestLogLine | undefined)[], levels: [] as number[], times: [] as number[] };
 let scheduled = false;
 let writing = false;
 
@@ -42,16 +42,16 @@ export function writePendingRequestLines(): void {
   const { loggers, lines, levels, times } = pending;
   try {
     for (let i = 0; i < pending.count; i++) {
-      format(loggers[i], lines[i], levels[i], times[i]);
+      format(loggers[i], lines[i] as RequestLogLine, levels[i], times[i]);
       // Not kept for the next batch: a line holds its request's strings.
-      (lines as (RequestLogLine | undefined)[])[i] = undefined;
+      lines[i] = undefined;
     }
   } finally {
     pending.count = 0;
     writing = false;
   }
 }
-writeBeforeFlush(writePendingRequestLines);
+writeHeldLinesFirst(writePendingRequestLines);
 
 function endOfTurn(): void {
   scheduled = false;

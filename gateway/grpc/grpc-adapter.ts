@@ -49,7 +49,8 @@ export function grpcHandler(runtime: Runtime, listener: DataListener, secure: bo
     }
     const decision = runtime.decider.decide({
       listener, route, protocol: 'grpc', authorization: headers.authorization,
-      clientAddress: clientAddress(line.client, headers['x-forwarded-for'], runtime.isTrustedProxy), connection: stream.session,
+      clientAddress: clientAddress(line.client, headers['x-forwarded-for'], runtime.isTrustedProxy),
+      connection: stream.session,
     });
     const go = (d: Decision): void => proceed(runtime, stream, headers, line, d, startedAt, secure, authority ?? '');
     whenDecided(decision, go);

@@ -48,7 +48,8 @@ export function h2HttpHandler(runtime: Runtime, listener: DataListener, secure: 
     }
     const decision = runtime.decider.decide({
       listener, route, protocol: 'http', authorization: headers.authorization,
-      clientAddress: clientAddress(line.client, headers['x-forwarded-for'], runtime.isTrustedProxy), connection: stream.session,
+      clientAddress: clientAddress(line.client, headers['x-forwarded-for'], runtime.isTrustedProxy),
+      connection: stream.session,
     });
     const go = (d: Decision): void => proceed(runtime, stream, headers, sink, line, d, startedAt, secure, authority ?? '');
     whenDecided(decision, go);

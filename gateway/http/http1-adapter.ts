@@ -37,7 +37,8 @@ export function http1Handler(runtime: Runtime, listener: DataListener) {
     }
     const decision = runtime.decider.decide({
       listener, route, protocol: 'http', authorization: req.headers.authorization,
-      clientAddress: clientAddress(line.client, req.headers['x-forwarded-for'], runtime.isTrustedProxy), connection: req.socket,
+      clientAddress: clientAddress(line.client, req.headers['x-forwarded-for'], runtime.isTrustedProxy),
+      connection: req.socket,
     });
     // Most decisions are known at once (no store read): no closure for them.
     if (decision instanceof Promise) whenDecided(decision, (d) => proceed(runtime, req, res, sink, line, d, startedAt));
