@@ -8,6 +8,8 @@ if (Number(process.versions.node.split('.')[0]) < wanted) {
     + `In a checkout, "source scripts/node24.sh" fetches Node.js ${wanted} and puts it first on PATH.\n`);
   process.exitCode = 1;
 } else {
+  // Before anything else loads: a pretenuring decision V8 takes while modules load would stick (see the module).
+  require('../dist/gateway/cli/pretenuring.js').noAllocationSitePretenuring();
   require('../dist/gateway/cli/main.js').main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (err) => { process.stderr.write(`gatehouse: ${err && err.message ? err.message : String(err)}\n`); process.exitCode = 1; },
