@@ -25,6 +25,17 @@ function forwardingNames(raw: readonly string[]): string[] {
 
 const OURS = ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto'];
 
+const SPOOFED = new Set(SPOOFS.map(([, v]) => v));
+
+/**
+ * Values the upstream got that came from a spoof: one of them whole, or an address or host of
+ * one inside another (a list). Whole values only for the short ones: a random WebSocket key or
+ * request id may hold `/6` or `6666`.
+ */
+function spoofedValues(raw: readonly string[]): string[] {
+  return raw.filter((v, i) => i % 2 === 1 && (SPOOFED.has(v) || v.includes('6.6.6.') || v.includes('evil.example')));
+}
+
 t.test('from an untrusted peer no spelling of a forwarding header reaches the upstream', async (t) => {
   const up = await startUpstream(t);
   let wsSeen: IncomingMessage | undefined;
@@ -44,7 +55,7 @@ t.test('from an untrusted peer no spelling of a forwarding header reaches the up
   t.equal(h1.status, 200, 'HTTP/1.1 served');
   const h1Seen = up.requests[up.requests.length - 1];
   t.same(forwardingNames(h1Seen.rawHeaders), OURS, 'HTTP/1.1: only the gateway\'s own');
-  t.notMatch(JSON.stringify(h1Seen.rawHeaders), /6\.6\.6|evil|6666|\/6/, 'HTTP/1.1: no spoofed value');
+  t.same(spoofedValues(h1Seen.rawHeaders), [], 'HTTP/1.1: no spoofed value');
   t.equal(h1Seen.headers['x-forwarded-for'], '127.0.0.1');
 
   const h2Headers: Record<string, string> = { ':authority': hostOf('open'), ':path': '/h2' };
@@ -53,7 +64,7 @@ t.test('from an untrusted peer no spelling of a forwarding header reaches the up
   t.equal(h2.status, 200, 'HTTP/2 served');
   const h2Seen = up.requests[up.requests.length - 1];
   t.same(forwardingNames(h2Seen.rawHeaders), OURS, 'HTTP/2: only the gateway\'s own');
-  t.notMatch(JSON.stringify(h2Seen.rawHeaders), /6\.6\.6|evil|6666|\/6/, 'HTTP/2: no spoofed value');
+  t.same(spoofedValues(h2Seen.rawHeaders), [], 'HTTP/2: no spoofed value');
 
   const client = new WebSocket(`ws://127.0.0.1:${gw.externalPort}/ws`, { headers: { host: hostOf('sock'), ...Object.fromEntries(SPOOFS) } });
   await new Promise<void>((resolve) => {
@@ -62,7 +73,7 @@ t.test('from an untrusted peer no spelling of a forwarding header reaches the up
   });
   t.ok(wsSeen, 'the WebSocket reached its upstream');
   t.same(forwardingNames(wsSeen?.rawHeaders ?? []), OURS, 'WebSocket: only the gateway\'s own');
-  t.notMatch(JSON.stringify(wsSeen?.rawHeaders ?? []), /6\.6\.6|evil|6666|\/6/, 'WebSocket: no spoofed value');
+  t.same(spoofedValues(wsSeen?.rawHeaders ?? []), [], 'WebSocket: no spoofed value');
 });
 
 t.test('from a trusted proxy only the usual spellings are kept', async (t) => {
