@@ -162,9 +162,21 @@ export async function mintToken(gateway: Gateway, input: MintInput): Promise<{ s
   }, known);
 }
 
+export type ListenerPorts = Record<'external' | 'internal' | 'admin', number>;
+
+/** The ports in the `gatehouse started` line of a serving process's output, once it is there. */
+export function startedPorts(output: string): ListenerPorts | undefined {
+  const line = output.split('\n').find((l) => l.includes('"gatehouse started"'));
+  if (line === undefined) return undefined;
+  const parsed = JSON.parse(line) as { listeners: { kind: keyof ListenerPorts; address: string }[] };
+  const found = { external: 0, internal: 0, admin: 0 };
+  for (const l of parsed.listeners) if (found[l.kind] === 0) found[l.kind] = Number(l.address.split(':').pop());
+  return found;
+}
+
 export interface GatewayProcess {
   readonly child: ChildProcess;
-  readonly ports: Record<'external' | 'internal' | 'admin', number>;
+  readonly ports: ListenerPorts;
   /** Everything the process wrote to stdout so far. */
   readonly output: () => string;
   /** Sends a signal and waits for the exit; resolves with the exit code. */
@@ -201,19 +213,15 @@ export async function spawnGateway(
       await exited;
     }
   });
-  const ports = await new Promise<Record<'external' | 'internal' | 'admin', number>>((res, rej) => {
+  const ports = await new Promise<ListenerPorts>((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`gateway did not start:\n${out}`)), 45_000);
     const check = (): void => {
-      for (const line of out.split('\n')) {
-        if (!line.includes('"gatehouse started"')) continue;
-        const parsed = JSON.parse(line) as { listeners: { kind: 'external' | 'internal' | 'admin'; address: string }[] };
-        const found = { external: 0, internal: 0, admin: 0 };
-        for (const l of parsed.listeners) if (found[l.kind] === 0) found[l.kind] = Number(l.address.split(':').pop());
-        clearTimeout(timer);
-        started = true;
-        child.stdout?.off('data', check);
-        return res(found);
-      }
+      const found = startedPorts(out);
+      if (found === undefined) return;
+      clearTimeout(timer);
+      started = true;
+      child.stdout?.off('data', check);
+      res(found);
     };
     child.stdout?.on('data', check);
     child.once('exit', (code) => { clearTimeout(timer); rej(new Error(`gateway exited ${code}:\n${out}`)); });

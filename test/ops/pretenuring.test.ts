@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import t from 'tap';
 import { Pool } from 'undici';
-import { hostOf, writeConfig } from '../helpers/gateway';
+import { hostOf, startedPorts, writeConfig } from '../helpers/gateway';
 import { startUpstream } from '../helpers/upstream';
 
 // The installed entry point, which turns pretenuring off before loading anything (npm test builds dist first).
@@ -31,11 +31,10 @@ t.test('gatehouse serve takes no pretenuring decision, at start or under load', 
     const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${out}`)), 45_000);
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      const started = out.split('\n').find((l) => l.includes('"gatehouse started"'));
-      if (started === undefined) return;
+      const ports = startedPorts(out);
+      if (ports === undefined) return;
       clearTimeout(timer);
-      const { listeners } = JSON.parse(started) as { listeners: { kind: string; address: string }[] };
-      resolve(Number(listeners.find((l) => l.kind === 'external')?.address.split(':').pop()));
+      resolve(ports.external);
     });
   });
 
