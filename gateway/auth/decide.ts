@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { Protocol } from '../config/schema';
 import { GatehouseError, REFUSALS, isGatehouseError } from '../errors';
 import type { LimitGrant, Limiter } from '../limits/limiter';
@@ -22,9 +23,9 @@ export interface AuthRequest {
   readonly connection?: object;
 }
 
-/** The last well-formed credential a connection presented, and its keyed hash. */
+/** The last well-formed credential a connection presented (its bytes), and its keyed hash. */
 interface LastCredential {
-  header: string;
+  header: Buffer;
   hash: string;
 }
 
@@ -101,10 +102,10 @@ export class Decider {
     if (!secret || !isWellFormed(secret)) return null;
     const hash = this.hash(secret);
     if (last !== undefined) {
-      last.header = header;
+      last.header = ownBytes(header);
       last.hash = hash;
     } else if (connection !== undefined) {
-      this.lastCredential.set(connection, { header, hash });
+      this.lastCredential.set(connection, { header: ownBytes(header), hash });
     }
     return hash;
   }
@@ -134,15 +135,27 @@ export class Decider {
 }
 
 /**
- * String equality in a time that depends only on the length. Behind a proxy, one
- * connection carries many clients' requests, and an early exit would time how much
- * of another client's credential a guess got right.
+ * A header value's bytes, in a buffer of their own (not a slice of Node's
+ * shared pool, which an idle connection would keep alive). Node's HTTP/1 and
+ * HTTP/2 parsers give a header value one character per byte received, so
+ * latin1 gives back exactly those bytes.
  */
-function sameCredential(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
+function ownBytes(header: string): Buffer {
+  const bytes = Buffer.allocUnsafeSlow(header.length);
+  bytes.write(header, 'latin1');
+  return bytes;
+}
+
+/**
+ * Equality in a time that depends only on the length. Behind a proxy, one
+ * connection carries many clients' requests, and an early exit would time how much
+ * of another client's credential a guess got right. Compared as bytes, not
+ * with charCodeAt: nghttp2 hands header values over as external strings, whose
+ * characters optimized code reads through a runtime call each (valgrind: about
+ * 11,000 instructions per gRPC call, 2.6 % of the call).
+ */
+function sameCredential(last: Buffer, header: string): boolean {
+  return last.length === header.length && timingSafeEqual(last, Buffer.from(header, 'latin1'));
 }
 
 function limitDecision(token: TokenRecord, verdict: LimitGrant | GatehouseError): Decision {

@@ -20,9 +20,18 @@ interface SessionTurn {
   /** The turn `started` counts for. */
   turn: number;
   started: number;
-  /** Streams waiting for a later turn, with their headers, oldest first. */
+  /** Streams waiting for a later turn, with their headers, oldest first from `next`. */
   readonly waiting: (ServerHttp2Stream | IncomingHttpHeaders)[];
+  /**
+   * Where the oldest waiting stream sits. Started streams are not shifted out
+   * one by one, which moves every later entry each time (under a burst of
+   * calls, over 1 % of a call's instructions); the list is emptied or trimmed at once.
+   */
+  next: number;
 }
+
+/** Started entries kept in front of the waiting ones before they are trimmed off. */
+const TRIM_AFTER = 1024;
 
 function ignore(): void {}
 
@@ -48,7 +57,7 @@ export class StreamPacer {
     if (session === undefined) return this.handle(stream, headers);
     let state = this.sessions.get(session);
     if (state === undefined) {
-      state = { turn: -1, started: 0, waiting: [] };
+      state = { turn: -1, started: 0, waiting: [], next: 0 };
       this.sessions.set(session, state);
     }
     if (!this.turnEnding) {
@@ -59,7 +68,7 @@ export class StreamPacer {
       state.turn = this.turn;
       state.started = 0;
     }
-    if (state.started < this.perTurn && state.waiting.length === 0) {
+    if (state.started < this.perTurn && state.next === state.waiting.length) {
       state.started++;
       this.handle(stream, headers);
       return;
@@ -78,14 +87,22 @@ export class StreamPacer {
       state.turn = this.turn;
       state.started = 0;
       const { waiting } = state;
-      while (waiting.length > 0 && state.started < this.perTurn) {
-        const stream = waiting.shift() as ServerHttp2Stream;
-        const headers = waiting.shift() as IncomingHttpHeaders;
+      while (state.next < waiting.length && state.started < this.perTurn) {
+        const stream = waiting[state.next] as ServerHttp2Stream;
+        const headers = waiting[state.next + 1] as IncomingHttpHeaders;
+        state.next += 2;
         state.started++;
         this.inflight.inflight--;
         this.handle(stream, headers);
       }
-      if (waiting.length === 0) this.backlog.delete(state);
+      if (state.next === waiting.length) {
+        waiting.length = 0;
+        state.next = 0;
+        this.backlog.delete(state);
+      } else if (state.next >= TRIM_AFTER) {
+        waiting.splice(0, state.next);
+        state.next = 0;
+      }
     }
     if (this.backlog.size > 0 && !this.turnEnding) {
       this.turnEnding = true;

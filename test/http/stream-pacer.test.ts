@@ -87,6 +87,19 @@ t.test('a burst on one connection starts a few streams per turn, in the order th
   t.equal(server.counter.inflight, 0, 'and stop counting once started');
 });
 
+t.test('a backlog longer than the pacer trims at once keeps its order and loses no stream', async (t) => {
+  // 600 waiting streams: the started ones are trimmed off the front while later ones still wait.
+  const n = 600;
+  const server = await pacedServer(t);
+  const session = await server.connect();
+  const statuses = await Promise.all(burst(session, 'long', n));
+  t.same(statuses, Array(n).fill(200), 'every stream is answered');
+  const turns = turnsOf(server.started, 'long');
+  t.ok(turns.every((group) => group.length <= STREAMS_PER_TURN), `at most ${STREAMS_PER_TURN} per turn over ${turns.length} turns`);
+  t.same(turns.flat(), Array.from({ length: n }, (_, i) => i), 'in arrival order');
+  t.equal(server.counter.inflight, 0, 'none left counted as waiting');
+});
+
 t.test("one connection's backlog does not hold back another connection", async (t) => {
   const server = await pacedServer(t);
   const [a, b] = [await server.connect(), await server.connect()];
