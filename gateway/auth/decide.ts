@@ -23,10 +23,13 @@ export interface AuthRequest {
   readonly connection?: object;
 }
 
-/** The last well-formed credential a connection presented (its bytes), and its keyed hash. */
+/** The last well-formed credential a connection presented, and its keyed hash. */
 interface LastCredential {
-  header: Buffer;
-  hash: string;
+  /** Its bytes, in a buffer of their own (not a slice of Node's shared pool, which an idle connection would keep alive). */
+  readonly bytes: Buffer;
+  /** As long as `bytes`: a header of that length is copied here to be compared, so a request allocates nothing. */
+  readonly probe: Buffer;
+  readonly hash: string;
 }
 
 export type AllowReason = 'public' | 'internal' | 'token';
@@ -97,16 +100,11 @@ export class Decider {
   /** The keyed hash of a well-formed Bearer credential; null for any other. */
   private hashOf(header: string, connection: object | undefined): string | null {
     const last = connection === undefined ? undefined : this.lastCredential.get(connection);
-    if (last !== undefined && sameCredential(last.header, header)) return last.hash;
+    if (last !== undefined && sameCredential(last, header)) return last.hash;
     const secret = parseBearer(header);
     if (!secret || !isWellFormed(secret)) return null;
     const hash = this.hash(secret);
-    if (last !== undefined) {
-      last.header = ownBytes(header);
-      last.hash = hash;
-    } else if (connection !== undefined) {
-      this.lastCredential.set(connection, { header: ownBytes(header), hash });
-    }
+    if (connection !== undefined) this.lastCredential.set(connection, remembered(header, hash));
     return hash;
   }
 
@@ -135,15 +133,14 @@ export class Decider {
 }
 
 /**
- * A header value's bytes, in a buffer of their own (not a slice of Node's
- * shared pool, which an idle connection would keep alive). Node's HTTP/1 and
- * HTTP/2 parsers give a header value one character per byte received, so
- * latin1 gives back exactly those bytes.
+ * A connection's record of its credential. Node's HTTP/1 and HTTP/2 parsers
+ * give a header value one character per byte received, so latin1 gives back
+ * exactly those bytes.
  */
-function ownBytes(header: string): Buffer {
+function remembered(header: string, hash: string): LastCredential {
   const bytes = Buffer.allocUnsafeSlow(header.length);
   bytes.write(header, 'latin1');
-  return bytes;
+  return { bytes, probe: Buffer.allocUnsafeSlow(header.length), hash };
 }
 
 /**
@@ -154,8 +151,10 @@ function ownBytes(header: string): Buffer {
  * characters optimized code reads through a runtime call each (valgrind: about
  * 11,000 instructions per gRPC call, 2.6 % of the call).
  */
-function sameCredential(last: Buffer, header: string): boolean {
-  return last.length === header.length && timingSafeEqual(last, Buffer.from(header, 'latin1'));
+function sameCredential(last: LastCredential, header: string): boolean {
+  if (last.bytes.length !== header.length) return false;
+  last.probe.write(header, 'latin1');
+  return timingSafeEqual(last.bytes, last.probe);
 }
 
 function limitDecision(token: TokenRecord, verdict: LimitGrant | GatehouseError): Decision {

@@ -25,7 +25,7 @@ interface SessionTurn {
   /**
    * Where the oldest waiting stream sits. Started streams are not shifted out
    * one by one, which moves every later entry each time (under a burst of
-   * calls, over 1 % of a call's instructions); the list is emptied or trimmed at once.
+   * calls, about 1 % of a call's instructions); the list is emptied or trimmed at once.
    */
   next: number;
 }
